@@ -1,0 +1,1 @@
+"""Benchmarks; see bench/_harness.py and BENCHMARKS.md."""

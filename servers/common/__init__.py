@@ -1,0 +1,1 @@
+"""What every bundled server shares: the workspace, output limits, results, the runner."""

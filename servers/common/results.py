@@ -1,0 +1,27 @@
+"""Tool results: plain text for the model, structured content for programs.
+
+A tool annotated ``-> Annotated[CallToolResult, SomeResult]`` publishes ``SomeResult``'s JSON
+schema as its ``outputSchema``; returning :func:`tool_result` then sends the model a readable
+rendering (numbered lines, a diff, a listing) instead of a JSON dump of the same data, while
+clients that want data read ``structuredContent``.
+"""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ContentBlock, TextContent
+from pydantic import BaseModel
+
+__all__ = ["ToolError", "tool_result"]
+
+
+def tool_result(
+    result: BaseModel, text: str, *, extra: list[ContentBlock] | None = None
+) -> CallToolResult:
+    """Wrap a result model and its text rendering (plus optional extra blocks, e.g. images)."""
+    content: list[ContentBlock] = [TextContent(type="text", text=text)]
+    if extra:
+        content.extend(extra)
+    return CallToolResult(
+        content=content, structured_content=result.model_dump(mode="json", by_alias=True)
+    )
