@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from importlib.metadata import PackageNotFoundError, version
@@ -20,6 +21,23 @@ def package_version() -> str:
         return "0.0.0+local"
 
 
+class ToolServer(MCPServer[Any]):
+    """``MCPServer`` whose tool descriptions are the docstrings with indentation removed, so the
+    model reads clean paragraphs rather than source-code whitespace."""
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        text = description if description is not None else inspect.cleandoc(fn.__doc__ or "")
+        super().add_tool(fn, name, title, text, *args, **kwargs)
+
+
 def new_server(
     name: str,
     instructions: str,
@@ -28,7 +46,7 @@ def new_server(
     lifespan: Lifespan | None = None,
 ) -> MCPServer[Any]:
     """An ``MCPServer`` named ``toolwire-<name>`` that logs warnings only (stderr stays quiet)."""
-    return MCPServer(
+    return ToolServer(
         f"toolwire-{name}",
         version=package_version(),
         instructions=instructions,
@@ -38,4 +56,4 @@ def new_server(
     )
 
 
-__all__ = ["Lifespan", "new_server", "package_version"]
+__all__ = ["Lifespan", "ToolServer", "new_server", "package_version"]

@@ -1,0 +1,1 @@
+"""Examples: the demo, custom tool servers, client configuration snippets."""
