@@ -32,6 +32,14 @@ def count_lines(text: str) -> int:
     return text.count("\n") + (0 if text.endswith("\n") else 1)
 
 
+def _split_lines(text: str) -> list[str]:
+    """Split after each ``\n`` only (``str.splitlines`` would also split on ``\r``, form feeds
+    and U+2028, so its pieces would disagree with :func:`count_lines`)."""
+    pieces = [line + "\n" for line in text.split("\n")]
+    pieces[-1] = pieces[-1][:-1]
+    return pieces if pieces[-1] else pieces[:-1]
+
+
 def _utf8_prefix(data: bytes, limit: int) -> str:
     return data[:limit].decode("utf-8", errors="ignore")
 
@@ -61,7 +69,7 @@ def clip(text: str, *, max_bytes: int, max_lines: int | None = None, hint: str =
     if total_bytes <= max_bytes and fits_lines:
         return Clipped(text, total_bytes, total_lines, 0, 0)
 
-    lines = text.splitlines(keepends=True)
+    lines = _split_lines(text)
     line_budget = max_lines if max_lines is not None else len(lines)
     head_lines_budget = (line_budget + 1) // 2
     tail_lines_budget = line_budget - head_lines_budget
@@ -180,17 +188,40 @@ class HeadTailBuffer:
 
     def render(self, hint: str = "") -> str:
         """Decode what is kept (invalid UTF-8 becomes U+FFFD) with a marker where bytes were cut."""
-        head = self._head.decode("utf-8", errors="replace")
         if self.omitted_bytes == 0:
-            return head + self._tail.decode("utf-8", errors="replace")
+            # Decode head and tail together: a character may straddle the two buffers.
+            return (bytes(self._head) + bytes(self._tail)).decode("utf-8", errors="replace")
+        # Never show half a character where the cut fell inside one: it is not invalid input.
+        head_bytes = _without_partial_end(bytes(self._head))
+        head = head_bytes.decode("utf-8", errors="replace")
         tail = bytes(self._tail)
         # Start the tail on a line boundary when one is near, so the first kept line is whole.
         newline = tail.find(b"\n", 0, min(len(tail), 4096))
         if newline != -1 and newline + 1 < len(tail):
             tail = tail[newline + 1 :]
-        omitted = self.total_bytes - len(self._head) - len(tail)
-        omitted_lines = self._head.count(b"\n") + tail.count(b"\n")
+        else:
+            tail = _without_partial_start(tail)
+        omitted = self.total_bytes - len(head_bytes) - len(tail)
+        omitted_lines = head_bytes.count(b"\n") + tail.count(b"\n")
         omitted_lines = max(self.total_newlines - omitted_lines, 0)
         marker = omission_marker(omitted_lines, omitted, hint)
         joiner = "" if head.endswith("\n") or not head else "\n"
         return f"{head}{joiner}{marker}\n{tail.decode('utf-8', errors='replace')}"
+
+
+def _without_partial_end(data: bytes) -> bytes:
+    """``data`` minus a UTF-8 sequence cut short at its end (at most 3 bytes dropped)."""
+    for back in range(1, min(len(data), 4) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # an ASCII byte or a lead byte: where the last character starts
+            need = 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4
+            return data[:-back] if byte >= 0xC0 and back < need else data
+    return data
+
+
+def _without_partial_start(data: bytes) -> bytes:
+    """``data`` minus continuation bytes at its start (the rest of a character cut before it)."""
+    start = 0
+    while start < min(len(data), 3) and data[start] & 0xC0 == 0x80:
+        start += 1
+    return data[start:]

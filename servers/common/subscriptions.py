@@ -33,7 +33,10 @@ class ResourceSubscriptions:
 
     def __init__(self) -> None:
         self.bus = InMemorySubscriptionBus()
-        self._legacy: dict[str, set[ServerSession]] = {}
+        # URI -> connection -> a session proxy on it. ``ctx.session`` is a new object for every
+        # request, so the connection (not the proxy) is what identifies a subscriber.
+        self._legacy: dict[str, dict[object, ServerSession]] = {}
+        self._tracked: set[object] = set()
         self._listen_interest: Counter[str] = Counter()
         self._changed = anyio.Event()
         self._on_change: list[Callable[[], None]] = []
@@ -62,6 +65,11 @@ class ResourceSubscriptions:
         """Return the next time :attr:`interest` changes."""
         await self._changed.wait()
 
+    def next_change(self) -> anyio.Event:
+        """An event set at the next change of :attr:`interest`. Take it *before* reading
+        :attr:`interest`, so a change in between is not missed."""
+        return self._changed
+
     def _bump(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
@@ -69,25 +77,38 @@ class ResourceSubscriptions:
     async def publish(self, uri: str) -> None:
         """Notify every subscriber of ``uri`` (a closed session is dropped, never raised)."""
         await self.bus.publish(ResourceUpdated(uri=uri))
-        for session in list(self._legacy.get(uri, ())):
+        for key, session in list(self._legacy.get(uri, {}).items()):
             try:
                 await session.send_resource_updated(uri)
             except Exception:  # a client that went away must not break the publisher
                 logger.debug("dropping closed subscriber of %s", uri, exc_info=True)
-                self._legacy[uri].discard(session)
+                self._legacy[uri].pop(key, None)
                 self._bump()
 
     async def _subscribe(self, ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
-        self._legacy.setdefault(str(params.uri), set()).add(ctx.session)
+        key = _connection_of(ctx.session)
+        if key not in self._tracked:
+            # Forget a connection's subscriptions when it closes, not at the next failed send.
+            stack = getattr(key, "exit_stack", None)
+            if stack is not None:
+                stack.callback(self._forget, key)
+            self._tracked.add(key)
+        self._legacy.setdefault(str(params.uri), {})[key] = ctx.session
         self._bump()
         return types.EmptyResult()
 
     async def _unsubscribe(
         self, ctx: Any, params: types.UnsubscribeRequestParams
     ) -> types.EmptyResult:
-        self._legacy.get(str(params.uri), set()).discard(ctx.session)
+        self._legacy.get(str(params.uri), {}).pop(_connection_of(ctx.session), None)
         self._bump()
         return types.EmptyResult()
+
+    def _forget(self, key: object) -> None:
+        self._tracked.discard(key)
+        for subscribers in self._legacy.values():
+            subscribers.pop(key, None)
+        self._bump()
 
     def _listen_started(self, uris: list[str]) -> None:
         self._listen_interest.update(uris)
@@ -96,6 +117,12 @@ class ResourceSubscriptions:
     def _listen_ended(self, uris: list[str]) -> None:
         self._listen_interest.subtract(uris)
         self._bump()
+
+
+def _connection_of(session: ServerSession) -> object:
+    """The connection a request arrived on (the SDK keeps it private on the session proxy)."""
+    connection: object = getattr(session, "_connection", session)
+    return connection
 
 
 class _TrackingListenHandler(ListenHandler):

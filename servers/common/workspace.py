@@ -66,7 +66,12 @@ class Workspace:
             raise WorkspaceError(f"path {text!r} contains a NUL byte")
         if not text.strip():
             raise WorkspaceError("path is empty; pass a file or directory inside the workspace")
-        encoded = os.fsencode(text)
+        try:
+            encoded = os.fsencode(text)
+        except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a JSON "\ud800" escape
+            raise WorkspaceError(
+                f"path {text!r} is not a valid file name (it cannot be encoded: {exc.reason})"
+            ) from exc
         if len(encoded) > MAX_PATH_BYTES:
             raise WorkspaceError(
                 f"path is {len(encoded)} bytes long; the limit is {MAX_PATH_BYTES} bytes"

@@ -106,13 +106,22 @@ def _walk(
             if level < max_depth:
                 _walk(top, path, rules.entering(path), level + 1, max_depth, include_ignored, out)
             else:
-                out.beyond_depth += _count_children(path)
+                out.beyond_depth += _count_children(path, rules.entering(path), include_ignored)
 
 
-def _count_children(directory: Path) -> int:
+def _count_children(directory: Path, rules: _IgnoreRules, include_ignored: bool) -> int:
+    """Entries a deeper listing would show: ignored ones would stay hidden, so are not counted."""
     try:
         with os.scandir(directory) as it:
-            return sum(1 for _ in it)
+            return sum(
+                1
+                for e in it
+                if not (e.name in ALWAYS_SKIPPED and e.is_dir(follow_symlinks=False))
+                and (
+                    include_ignored
+                    or not rules.ignored(Path(e.path), e.is_dir(follow_symlinks=False))
+                )
+            )
     except OSError:
         return 0
 

@@ -73,6 +73,8 @@ def sniff_kind(head: bytes) -> str | None:
         if head.startswith(magic):
             if name.startswith("Windows") and b"\x00" not in head:
                 continue  # "MZ" is also the start of plenty of text files
+            if name.startswith("bzip2") and not _is_bzip2_header(head):
+                continue  # so is "BZh"; a real stream has a level digit and a block magic next
             return name
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "WebP image"
@@ -81,6 +83,10 @@ def sniff_kind(head: bytes) -> str | None:
     if b"\x00" in head:
         return "binary data (contains NUL bytes)"
     return None
+
+
+def _is_bzip2_header(head: bytes) -> bool:
+    return head[3:4] in b"123456789" and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90")
 
 
 def detect_encoding(head: bytes) -> str:
@@ -124,12 +130,13 @@ def _skip_lines(f: BinaryIO, count: int) -> int:
     if count == 0:
         return 0
     seen = 0
+    begin = f.tell()  # after a byte-order mark, which is no line of its own
     while True:
         start = f.tell()
         chunk = f.read(CHUNK)
         if not chunk:
             # A last line without a newline still counts as a line.
-            last_partial = 1 if start > 0 and _ends_without_newline(f, start) else 0
+            last_partial = 1 if start > begin and _ends_without_newline(f, start) else 0
             return seen + last_partial
         found = chunk.count(b"\n")
         if seen + found >= count:
@@ -160,14 +167,26 @@ def _collect(f: BinaryIO, offset: int, limit: int, encoding: str) -> FileSlice:
             more = True
             break
         extra = 0
+        ending = b""
         if not raw.endswith(b"\n") and len(raw) == MAX_LINE_BYTES:
-            extra = _skip_rest_of_line(f)
+            # The read stopped at the size cap: the line is whole only if its ending comes next.
+            after = f.read(2)
+            f.seek(-len(after), 1)
+            if after[:1] == b"\n" or after == b"\r\n":
+                ending = after[:1] if after[:1] == b"\n" else after
+                f.seek(len(ending), 1)
+                raw += ending
+            else:
+                extra, ending = _skip_rest_of_line(f)
         if raw.endswith(b"\r\n"):
             crlf += 1
             raw = raw[:-2]
         elif raw.endswith(b"\n"):
             lf += 1
             raw = raw[:-1]
+        elif ending:
+            crlf += ending == b"\r\n"
+            lf += ending == b"\n"
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -175,9 +194,13 @@ def _collect(f: BinaryIO, offset: int, limit: int, encoding: str) -> FileSlice:
             if not extra:
                 invalid += 1
         if len(text) > MAX_LINE_CHARS or extra:
-            hidden = max(len(text) - MAX_LINE_CHARS, 0) + extra
-            unit = "chars" if not extra else "bytes"
-            text = f"{text[:MAX_LINE_CHARS]}[... line cut: {hidden} more {unit}]"
+            kept = text[:MAX_LINE_CHARS]
+            if extra:  # counted in bytes: the rest of the line was skipped, never decoded
+                hidden = len(raw) - len(kept.encode("utf-8", errors="surrogatepass")) + extra
+                unit = "bytes"
+            else:
+                hidden, unit = len(text) - MAX_LINE_CHARS, "chars"
+            text = f"{kept}[... line cut: {max(hidden, 0)} more {unit}]"
             cut += 1
         lines.append(text)
     if invalid:
@@ -192,17 +215,22 @@ def _collect(f: BinaryIO, offset: int, limit: int, encoding: str) -> FileSlice:
     return FileSlice(lines, offset, encoding, more, endings, notes)
 
 
-def _skip_rest_of_line(f: BinaryIO) -> int:
+def _skip_rest_of_line(f: BinaryIO) -> tuple[int, bytes]:
+    """Move past the next newline; return the bytes skipped before the line ending, and the
+    ending itself (empty at end of file)."""
     skipped = 0
+    last = b""
     while True:
         chunk = f.read(CHUNK)
         if not chunk:
-            return skipped
+            return skipped, b""
         newline = chunk.find(b"\n")
         if newline != -1:
             f.seek(-(len(chunk) - newline - 1), 1)
-            return skipped + newline
+            crlf = (chunk[newline - 1 : newline] if newline else last) == b"\r"
+            return skipped + newline - crlf, b"\r\n" if crlf else b"\n"
         skipped += len(chunk)
+        last = chunk[-1:]
 
 
 def _read_wide(path: Path, encoding: str, offset: int, limit: int) -> FileSlice:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def create_server(settings: FilesSettings) -> MCPServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(watch_subscribed_files, subs, path_from_uri)
+            tg.start_soon(watch_subscribed_files, subs, watched_path)
             yield
             tg.cancel_scope.cancel()
 
@@ -74,11 +75,24 @@ def create_server(settings: FilesSettings) -> MCPServer:
     )
     subs.install(server)
 
+    def watched_path(uri: str) -> str:
+        """A subscribed URI's file, if it is inside the workspace (WorkspaceError otherwise)."""
+        return str(ws.resolve(path_from_uri(uri)))
+
     def resolve(path: str, *, must_exist: bool = True) -> Path:
         try:
             return ws.resolve(path, must_exist=must_exist)
         except WorkspaceError as exc:
             raise ToolError(str(exc)) from exc
+
+    def resolve_file(path: str) -> Path:
+        """A regular file: opening a FIFO or a device would block or never end."""
+        real = resolve(path)
+        if real.is_dir():
+            raise ToolError(f"{ws.display(real)!r} is a directory; use list_dir to see inside it")
+        if not real.is_file():
+            raise ToolError(f"{ws.display(real)!r} is not a regular file (FIFO, socket or device)")
+        return real
 
     @server.tool(annotations=read_only("Read file"))
     async def read_file(
@@ -89,9 +103,7 @@ def create_server(settings: FilesSettings) -> MCPServer:
         """Read a text file as numbered lines (1-indexed). Long files are returned in pages:
         when more lines follow, the result says which offset to ask for next. Binary files are
         refused with their type and size; use view_image for images."""
-        real = resolve(path)
-        if real.is_dir():
-            raise ToolError(f"{ws.display(real)!r} is a directory; use list_dir to see inside it")
+        real = resolve_file(path)
         try:
             piece = await anyio.to_thread.run_sync(read_slice, real, offset, limit)
         except (NotTextError, ValueError) as exc:
@@ -163,7 +175,7 @@ def create_server(settings: FilesSettings) -> MCPServer:
         path: Annotated[str, Field(description="PNG, JPEG, GIF or WebP file to look at")],
     ) -> Annotated[CallToolResult, ViewImageResult]:
         """Show an image file (PNG, JPEG, GIF, WebP) so you can look at it."""
-        real = resolve(path)
+        real = resolve_file(path)
         size = real.stat().st_size
         if size > settings.max_image_bytes:
             raise ToolError(
@@ -218,6 +230,8 @@ def _install_file_resources(server: MCPServer[Any], ws: Workspace) -> None:
             real = ws.resolve(path_from_uri(uri), must_exist=True)
         except WorkspaceError as exc:
             raise ValueError(str(exc)) from exc
+        if not real.is_file():
+            raise ValueError(f"{uri} is not a regular file")
         if real.stat().st_size > MAX_RESOURCE_BYTES:
             raise ValueError(f"{uri} is larger than {format_size(MAX_RESOURCE_BYTES)}")
         data = await anyio.Path(real).read_bytes()
@@ -243,5 +257,12 @@ def _all_files(ws: Workspace) -> list[Path]:
     files: list[Path] = []
     for root in ws.roots:
         listing = list_tree(root, root, depth=64)
-        files.extend(root / e.path for e in listing.entries if not e.is_dir)
+        paths = (root / e.path for e in listing.entries if not e.is_dir)
+        # Only what resources/read will serve: no FIFOs, no symlinks leading out of the roots.
+        files.extend(p for p in paths if _servable(ws, p))
     return files
+
+
+def _servable(ws: Workspace, path: Path) -> bool:
+    real = Path(os.path.realpath(path))
+    return ws.contains(real) and real.is_file()

@@ -22,19 +22,24 @@ async def watch_subscribed_files(
 ) -> None:
     """Run until cancelled, publishing ``resources/updated`` for changed subscribed files."""
     while True:
+        changed = subs.next_change()  # before reading the interest: no change can slip between
         wanted, dirs = _watch_targets(subs.interest, path_of)
         if not dirs:
-            await subs.wait_changed()
+            await changed.wait()
             continue
         stop = anyio.Event()
         async with anyio.create_task_group() as tg:
 
-            async def stop_on_change(event: anyio.Event = stop) -> None:
-                await subs.wait_changed()
+            async def stop_on_change(
+                event: anyio.Event = stop, change: anyio.Event = changed
+            ) -> None:
+                await change.wait()
                 event.set()
 
             tg.start_soon(stop_on_change)
-            async for changes in awatch(*dirs, stop_event=stop, debounce=100, step=20):
+            async for changes in awatch(
+                *dirs, stop_event=stop, debounce=100, step=20, recursive=False
+            ):
                 for uri in sorted({wanted[p] for _, p in changes if p in wanted}):
                     await subs.publish(uri)
             tg.cancel_scope.cancel()
