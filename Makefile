@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench snapshots clean
+.PHONY: test demo lint bench snapshots conformance clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m examples.demo
+	$(BIN)/python -m agent.cli demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,6 +29,11 @@ bench: $(STAMP)
 
 snapshots: $(STAMP)
 	$(BIN)/python -m schemas.snapshot --write
+
+# The hub's MCP client against the official conformance suite's client scenarios (npm package,
+# Node >= 22 from the dev extra); network on first use, so it is not part of `make test`.
+conformance: $(STAMP)
+	TOOLWIRE_CONFORMANCE=1 $(BIN)/python -m pytest tests/interop/test_conformance.py -v
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis bench/.data

@@ -11,20 +11,31 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.types import Tool
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent / "tools"
 REFRESH_COMMAND = "python -m schemas.snapshot --write"
 
+SNAPSHOT_SETTINGS: dict[str, dict[str, Any]] = {
+    # Tool schemas do not depend on the sandbox mode; without this, a machine that cannot run
+    # bubblewrap could not build the shell server to snapshot it.
+    "shell": {"sandbox_fallback": "unsandboxed"},
+}
+
 
 async def tool_contracts(server: MCPServer[Any]) -> list[dict[str, Any]]:
     """The advertised tools as plain JSON (wire names, camelCase), sorted by name."""
-    tools = await server.list_tools()
+    return contracts(await server.list_tools())
+
+
+def contracts(tools: Iterable[Tool]) -> list[dict[str, Any]]:
+    """Tools (from a server, or as a client listed them) as plain JSON, sorted by name."""
     return sorted(
         (t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools),
         key=lambda t: str(t["name"]),
@@ -44,7 +55,8 @@ async def current_snapshots() -> dict[str, str]:
     with tempfile.TemporaryDirectory() as scratch:
         workspace = Workspace.from_paths([scratch])
         for name in sorted(BUNDLED):
-            out[name] = render(await tool_contracts(build(name, workspace)))
+            server = build(name, workspace, **SNAPSHOT_SETTINGS.get(name, {}))
+            out[name] = render(await tool_contracts(server))
     return out
 
 
