@@ -38,6 +38,8 @@ COMMANDS: tuple[Command, ...] = (
         "agent.cli.mock_model",
         "serve a scripted Responses API model (HTTP+SSE and WebSocket) for tests and demos",
     ),
+    Command("tools", "agent.cli.tools", "list the merged tools the model sees, and their origin"),
+    Command("servers", "agent.cli.servers", "start every tool server and show how each one did"),
     Command("call", "agent.cli.call", "call one tool of any configured server, by hand"),
     Command("dev", "agent.cli.dev", "run a server under development, restarting on changes"),
     Command("new-server", "agent.cli.new_server", "write a ready-to-run tool server package"),

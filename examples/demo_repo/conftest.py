@@ -1,0 +1,1 @@
+# Makes the repository root importable for the tests (pytest inserts this directory).
