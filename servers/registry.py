@@ -15,7 +15,10 @@ from servers.common.workspace import Workspace
 
 BUNDLED: dict[str, str] = {
     "files": "servers.files:FilesSettings",
+    "patch": "servers.patch:PatchSettings",
     "plan": "servers.plan:PlanSettings",
+    "search": "servers.search:SearchSettings",
+    "shell": "servers.shell:ShellSettings",
 }
 """Server name -> ``package:SettingsClass``. Console script is ``toolwire-<name>``."""
 

@@ -1,0 +1,279 @@
+"""grep and find_files through MCP over stdio, beside the ``rg`` command line on the same query.
+
+Corpus: a copy of the running interpreter's standard library (site-packages and __pycache__ left
+out, so every machine searches the same kind of tree), and a larger tree made of several copies
+of it, both under bench/.data/search (reused between runs, never committed).
+
+Each query is timed at the client: one ``call_tool`` round trip to ``toolwire-search`` running
+as a stdio subprocess, with the default page of 100 results. The baseline is ``rg`` run by this
+process with the same pattern and flags, its whole output read from a pipe (what a person at a
+terminal gets). Targets (issue 3): median at most 1.2x the rg command line; a query with a
+million matches returns its first page in under 50 ms with the server's peak RSS under 100 MB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from bench._harness import DATA, REPO, Row, median_ms, peak_rss_mb, record, verdict
+from servers.search.rg import find_rg
+
+CORPUS = DATA / "search"
+COPIES = 4
+RUNS = 15
+TARGET_RATIO = 1.2
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    tool: str
+    args: dict[str, Any]
+    cli: list[str]  # rg arguments (after the binary), run inside the corpus directory
+    corpora: tuple[str, ...] = ("stdlib", "large")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+QUERIES = [
+    Query(
+        "literal",
+        "grep",
+        {"pattern": "def __init__(self", "fixed_strings": True},
+        ["--fixed-strings", "def __init__(self", "."],
+    ),
+    Query(
+        "rare literal (full scan)",
+        "grep",
+        {"pattern": "zqxjv_not_there", "fixed_strings": True},
+        ["--fixed-strings", "zqxjv_not_there", "."],
+    ),
+    Query(
+        "regex",
+        "grep",
+        {"pattern": r"class \w+Error\("},
+        [r"class \w+Error\(", "."],
+    ),
+    Query(
+        "case-insensitive + glob",
+        "grep",
+        {"pattern": "deprecated", "case": "insensitive", "glob": "*.py"},
+        ["--ignore-case", "--glob=*.py", "deprecated", "."],
+    ),
+    Query(
+        "file listing (glob)",
+        "find_files",
+        {"pattern": "*.py"},
+        ["--files", "--glob=*.py", "."],
+    ),
+    Query(
+        "file listing (fuzzy)",
+        "find_files",
+        {"pattern": "httpclient"},
+        ["--files", "."],
+    ),
+]
+MILLION = Query("1M+ matches, first page", "grep", {"pattern": "e"}, ["e", "."], ("large",))
+FLOOR = Query("empty directory (fixed cost of a call)", "grep", {"pattern": "x"}, ["x", "."])
+
+
+def stdlib_dir() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def build_corpus() -> dict[str, Path]:
+    """The stdlib copy and the larger tree, made once (a marker names what they were made of)."""
+    source = stdlib_dir()
+    stamp = f"{source} x{COPIES}\n"
+    marker = CORPUS / "made-from.txt"
+    stdlib, large = CORPUS / "stdlib", CORPUS / "large"
+    if not (marker.exists() and marker.read_text() == stamp):
+        shutil.rmtree(CORPUS, ignore_errors=True)
+        ignore = shutil.ignore_patterns("site-packages", "__pycache__")
+        shutil.copytree(source, stdlib, ignore=ignore, symlinks=True)
+        for n in range(COPIES):
+            shutil.copytree(stdlib, large / f"copy{n}", symlinks=True)
+        marker.write_text(stamp)
+    (CORPUS / "empty").mkdir(exist_ok=True)
+    return {"stdlib": stdlib, "large": large}
+
+
+def validation_ms() -> float:
+    """CPU time the MCP client spends validating one 100-match grep page against the tool's
+    output schema (it does so for every result)."""
+    from jsonschema import validators  # type: ignore[import-untyped]
+    from mcp.server.mcpserver.utilities.func_metadata import StrictJsonSchema
+    from pydantic import TypeAdapter
+
+    from schemas.search import GrepMatch, GrepResult, Paging
+
+    schema = TypeAdapter(GrepResult).json_schema(schema_generator=StrictJsonSchema)
+    page = GrepResult(
+        pattern="x",
+        path=".",
+        output_mode="content",
+        paging=Paging(offset=0, limit=100, next_offset=100, has_more=True, more=None),
+        matches=[
+            GrepMatch(path=f"pkg/mod{i}.py", line=i, column=5, text="def __init__(self):")
+            for i in range(100)
+        ],
+    ).model_dump(mode="json")
+    validator = validators.validator_for(schema)(schema)
+    list(validator.iter_errors(page))
+    t0 = time.process_time()
+    for _ in range(50):
+        list(validator.iter_errors(page))
+    return (time.process_time() - t0) / 50 * 1000
+
+
+def corpus_size(path: Path) -> str:
+    files = 0
+    total = 0
+    for dirpath, _, names in os.walk(path):
+        for name in names:
+            files += 1
+            with contextlib.suppress(OSError):
+                total += (Path(dirpath) / name).lstat().st_size
+    return f"{files:,} files, {total / 1e6:.0f} MB"
+
+
+def server_pid() -> int:
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[1] == me and b"servers.search" in cmd:
+            return int(entry.name)
+    raise RuntimeError("search server process not found")
+
+
+def time_cli(rg: str, argv: list[str], cwd: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([rg, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+async def measure(
+    corpus: Path, queries: list[Query], rg: str
+) -> tuple[dict[str, tuple[list[float], list[float], str]], float]:
+    """Per query: MCP times, CLI times, and the result's last line; then the server's peak RSS."""
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "servers.search", "--root", str(corpus)], cwd=REPO
+    )
+    out: dict[str, tuple[list[float], list[float], str]] = {}
+    async with Client(params, mode="legacy") as client:
+        pid = server_pid()
+        for query in queries:
+            mcp_times: list[float] = []
+            cli_times: list[float] = []
+            last = ""
+            await client.call_tool(query.tool, query.args)  # warm the page cache and the path
+            time_cli(rg, query.cli, corpus)
+            for _ in range(RUNS):
+                t0 = time.perf_counter()
+                result = await client.call_tool(query.tool, query.args)
+                mcp_times.append(time.perf_counter() - t0)
+                assert not result.is_error, result
+                text = result.content[0].text  # type: ignore[union-attr]
+                last = text.strip().splitlines()[-1]
+                cli_times.append(time_cli(rg, query.cli, corpus))
+            out[query.name] = (mcp_times, cli_times, last)
+        rss = peak_rss_mb(pid)
+    return out, rss
+
+
+def main() -> None:
+    rg = find_rg()
+    corpora = build_corpus()
+    load_before = os.getloadavg()[0]
+    rows: list[Row] = []
+    for label, path in corpora.items():
+        rows.append(Row(f"corpus `{label}`", corpus_size(path)))
+    worst_ratio = 0.0
+    peak = 0.0
+    for label, path in corpora.items():
+        queries = [q for q in QUERIES if label in q.corpora]
+        results, rss = anyio.run(measure, path, queries, rg)
+        peak = max(peak, rss)
+        for query in queries:
+            mcp_times, cli_times, last = results[query.name]
+            mcp_ms, cli_ms = median_ms(mcp_times), median_ms(cli_times)
+            ratio = mcp_ms / cli_ms
+            worst_ratio = max(worst_ratio, ratio)
+            rows.append(
+                Row(
+                    f"{label}: {query.name} — {query.tool} via MCP / rg CLI",
+                    f"{mcp_ms:.1f} ms / {cli_ms:.1f} ms = {ratio:.2f}x",
+                    f"<= {TARGET_RATIO}x",
+                    verdict(ratio, TARGET_RATIO, "x"),
+                )
+            )
+            print(f"  {label} {query.name}: {last[:160]}", file=sys.stderr)
+    results, _ = anyio.run(measure, CORPUS / "empty", [FLOOR], rg)
+    mcp_times, cli_times, _ = results[FLOOR.name]
+    rows.append(
+        Row(
+            f"{FLOOR.name} — grep via MCP / rg CLI",
+            f"{median_ms(mcp_times):.1f} ms / {median_ms(cli_times):.1f} ms",
+        )
+    )
+    rows.append(
+        Row(
+            "client-side check of a 100-match page against the output schema (CPU)",
+            f"{validation_ms():.1f} ms",
+        )
+    )
+    results, rss = anyio.run(measure, corpora["large"], [MILLION], rg)
+    mcp_times, cli_times, last = results[MILLION.name]
+    first_page = median_ms(mcp_times)
+    rows.append(
+        Row(
+            "large: `grep e` (1M+ matches), first page of 100 via MCP",
+            f"{first_page:.1f} ms (rg CLI, whole output: {median_ms(cli_times):.0f} ms)",
+            "< 50 ms",
+            verdict(first_page, 50, " ms"),
+        )
+    )
+    print(f"  million: {last[:160]}", file=sys.stderr)
+    rows.append(
+        Row(
+            "search server peak RSS (1M+ match run)",
+            f"{rss:.0f} MB",
+            "< 100 MB",
+            verdict(rss, 100, " MB"),
+        )
+    )
+    rows.append(Row("peak RSS over all other queries", f"{peak:.0f} MB"))
+    rows.append(Row(f"worst ratio (median of {RUNS} runs each)", f"{worst_ratio:.2f}x"))
+    rows.append(
+        Row(
+            "machine load (1-min load average, start / end of the run)",
+            f"{load_before:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        )
+    )
+    if "--print-only" in sys.argv:  # a trial run: leave BENCHMARKS.md alone
+        for row in rows:
+            print(f"| {row.figure} | {row.value} | {row.target} | {row.verdict} |")
+        return
+    record("search", "search: grep and find_files via MCP stdio vs the rg command line", rows)
+
+
+if __name__ == "__main__":
+    os.chdir(REPO)
+    main()

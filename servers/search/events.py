@@ -1,0 +1,242 @@
+"""rg's ``--json`` output: splitting it into events and decoding the few we show.
+
+Most events are only counted or skipped, so the kind of an event is read from its first bytes
+(rg writes ``{"type":"match",...`` for begin/match/context/end) and ``json.loads`` runs only for
+events that end up on a page. Paths and lines that are not valid UTF-8 arrive base64-encoded
+(``{"bytes": ...}``); they are decoded to bytes and shown with U+FFFD for invalid sequences.
+
+One event is one line of output, and a match in a minified file can make that line many
+megabytes long. :class:`LineSplitter` keeps at most ``max_line`` bytes of any line: longer ones
+become an :class:`Oversize` holding the line's head and tail, enough to say which file and line
+matched without holding the whole thing in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from servers.common.limits import cut_line, format_size
+
+Kind = Literal["begin", "match", "context", "end", "summary", "other"]
+
+_PREFIXES: tuple[tuple[bytes, Kind], ...] = (
+    (b'{"type":"match"', "match"),
+    (b'{"type":"context"', "context"),
+    (b'{"type":"begin"', "begin"),
+    (b'{"type":"end"', "end"),
+)
+MATCH_MARKER = b'{"type":"match"'
+"""Inside JSON strings every quote is escaped, so this byte string only starts a match event."""
+BEGIN_MARKER = b'{"type":"begin"'
+END_MARKER = b'{"type":"end"'
+
+HEAD_BYTES = 16 << 10
+TAIL_BYTES = 64 << 10
+_OVERSIZE_PATH = re.compile(
+    rb'^\{"type":"\w+","data":\{"path":\{"(text|bytes)":"((?:[^"\\]|\\.)*)"'
+)
+_OVERSIZE_LINE = re.compile(rb'"line_number":(\d+),"absolute_offset"')
+
+
+@dataclass(frozen=True, slots=True)
+class Oversize:
+    """An event line too long to keep: its first and last bytes and its full size."""
+
+    head: bytes
+    tail: bytes
+    size: int
+
+
+Item = bytes | Oversize
+
+
+class LineSplitter:
+    """Turns a stream of chunks into complete lines (without the newline), bounded in memory."""
+
+    def __init__(self, max_line: int) -> None:
+        self.max_line = max_line
+        self._pending = bytearray()
+        self._skipping: tuple[bytes, bytearray, int] | None = None  # head, tail, size so far
+
+    @property
+    def pending(self) -> bytes:
+        """The incomplete line held so far (its head if it is being skipped)."""
+        return bytes(self._pending)
+
+    @property
+    def oversize_head(self) -> bytes:
+        """The head of the over-long line being skipped, if any."""
+        return self._skipping[0] if self._skipping is not None else b""
+
+    def feed(self, chunk: bytes) -> list[Item]:
+        out: list[Item] = []
+        start = 0
+        while start < len(chunk):
+            newline = chunk.find(b"\n", start)
+            end = len(chunk) if newline == -1 else newline
+            piece = chunk[start:end]
+            if self._skipping is not None:
+                head, tail, size = self._skipping
+                tail += piece
+                if len(tail) > TAIL_BYTES:
+                    del tail[: len(tail) - TAIL_BYTES]
+                self._skipping = (head, tail, size + len(piece))
+                if newline != -1:
+                    out.append(Oversize(head, bytes(tail), size + len(piece)))
+                    self._skipping = None
+            elif len(self._pending) + len(piece) > self.max_line:
+                whole = bytes(self._pending) + piece
+                self._pending.clear()
+                tail = bytearray(whole[-TAIL_BYTES:])
+                if newline != -1:
+                    out.append(Oversize(whole[:HEAD_BYTES], bytes(tail), len(whole)))
+                else:
+                    self._skipping = (whole[:HEAD_BYTES], tail, len(whole))
+            elif newline == -1:
+                self._pending += piece
+            else:
+                if self._pending:
+                    self._pending += piece
+                    out.append(bytes(self._pending))
+                    self._pending.clear()
+                elif piece:
+                    out.append(piece)
+            if newline == -1:
+                break
+            start = newline + 1
+        return out
+
+
+def kind_of(item: Item) -> Kind:
+    """The event's type, read from its first bytes (a full parse only for unusual layouts)."""
+    head = item.head if isinstance(item, Oversize) else item
+    for prefix, kind in _PREFIXES:
+        if head.startswith(prefix):
+            return kind
+    if isinstance(item, Oversize):
+        return "other"
+    try:
+        value = json.loads(item).get("type")
+    except (ValueError, AttributeError):
+        return "other"
+    if value in ("begin", "match", "context", "end", "summary"):
+        return value  # type: ignore[no-any-return]
+    return "other"
+
+
+def data_bytes(value: Any) -> bytes:
+    """rg's ``{"text": str}`` or ``{"bytes": base64}`` as raw bytes."""
+    if not isinstance(value, dict):
+        return b""
+    if "text" in value:
+        return str(value["text"]).encode("utf-8", errors="surrogatepass")
+    if "bytes" in value:
+        return base64.b64decode(value["bytes"])
+    return b""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One decoded event. ``lines`` is the raw bytes of the line(s), newline included."""
+
+    kind: Kind
+    path: bytes
+    line: int | None = None
+    lines: bytes = b""
+    submatch_starts: tuple[int, ...] = ()
+    binary_offset: int | None = None
+    oversize: int | None = None  # size of the event when it was too long to keep
+
+
+def parse(item: Item) -> Event:
+    """Decode an event fully (only done for events that are shown or that change state)."""
+    if isinstance(item, Oversize):
+        return _parse_oversize(item)
+    obj = json.loads(item)
+    kind = obj.get("type", "other")
+    data = obj.get("data") or {}
+    path = data_bytes(data.get("path"))
+    if kind in ("match", "context"):
+        subs = tuple(int(s["start"]) for s in data.get("submatches") or ())
+        return Event(kind, path, data.get("line_number"), data_bytes(data.get("lines")), subs)
+    if kind == "end":
+        return Event(kind, path, binary_offset=data.get("binary_offset"))
+    return Event(kind if kind in ("begin", "summary") else "other", path)
+
+
+_BEGIN_TEXT = re.compile(rb'^\{"type":"begin","data":\{"path":\{"text":"([^"\\]*)"\}\}\}$')
+
+
+def begin_path(item: Item) -> bytes:
+    """The path of a ``begin`` event; plain paths without a JSON parse (one per file)."""
+    if isinstance(item, bytes):
+        found = _BEGIN_TEXT.match(item)
+        if found:
+            return found.group(1)
+    return parse(item).path
+
+
+def _parse_oversize(item: Oversize) -> Event:
+    kind = kind_of(item)
+    path = b""
+    found = _OVERSIZE_PATH.match(item.head)
+    if found:
+        value = json.loads(b'"' + found.group(2) + b'"')
+        path = data_bytes({found.group(1).decode(): value})
+    line: int | None = None
+    numbers = _OVERSIZE_LINE.findall(item.tail)
+    if numbers:
+        line = int(numbers[-1])
+    return Event(kind, path, line, oversize=item.size)
+
+
+def clean_path(raw: bytes) -> bytes:
+    """rg prints ``./x`` when searching ``.``; we show ``x``."""
+    while raw.startswith(b"./"):
+        raw = raw[2:]
+    return raw
+
+
+def sort_key(raw: bytes) -> bytes:
+    """A key whose plain bytes order is ``rg --sort=path`` order (names compared bytewise,
+    directory by directory): "/" becomes NUL, which sorts before every byte a file name can
+    hold, so ``a/b`` comes before ``a+`` as it does in rg's walk."""
+    return clean_path(raw).replace(b"/", b"\0")
+
+
+def show(raw: bytes) -> str:
+    """Bytes as text for the model: UTF-8, invalid sequences as U+FFFD."""
+    return raw.decode("utf-8", errors="replace")
+
+
+def line_text(raw: bytes, max_chars: int, around_byte: int | None = None) -> str:
+    """One physical line for display: no line ending, NUL shown as \\0, cut to about
+    ``max_chars`` around ``around_byte`` (a byte offset, e.g. where the match starts)."""
+    text = show(raw.rstrip(b"\n").rstrip(b"\r")).replace("\x00", "\\0")
+    if len(text) <= max_chars:
+        return text
+    around = None if around_byte is None else len(show(raw[:around_byte]))
+    return cut_line(text, max_chars, around=around)
+
+
+def match_text(event: Event, max_chars: int) -> tuple[str, int | None]:
+    """A match event's line(s) for display, each cut around its first match, and the
+    1-indexed character column of the first match."""
+    if event.oversize is not None:
+        return f"[matching line too long to show: {format_size(event.oversize)}]", None
+    pieces: list[str] = []
+    column: int | None = None
+    start = 0
+    for raw in event.lines.rstrip(b"\n").split(b"\n"):
+        end = start + len(raw)
+        inside = [s - start for s in event.submatch_starts if start <= s <= end]
+        first = inside[0] if inside else None
+        if column is None and first is not None:
+            column = len(show(raw[:first])) + 1
+        pieces.append(line_text(raw, max_chars, first))
+        start = end + 1
+    return "\n".join(pieces), column

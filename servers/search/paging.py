@@ -1,0 +1,499 @@
+"""Turning rg's output into one page of results: skip ``offset``, keep ``limit``, count the rest.
+
+Every sink here is fed raw stdout chunks and never holds more than the page (plus the context
+lines around it): a search with a million matches costs the same memory as one with a hundred.
+Paging is only consistent if rg produces results in the same order on every call; the caller
+makes sure of that (``--sort=path``, or a full unordered run replayed in that order with
+:class:`UnorderedBuffer`).
+
+Once the page is complete a sink stops decoding and only counts what follows with
+``bytes.count`` on the raw chunks, which runs at memory speed, so the runner can afford to let rg
+finish a small search and report exactly how many results the next pages hold.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from servers.search.events import (
+    BEGIN_MARKER,
+    END_MARKER,
+    HEAD_BYTES,
+    MATCH_MARKER,
+    TAIL_BYTES,
+    Event,
+    Item,
+    LineSplitter,
+    Oversize,
+    begin_path,
+    clean_path,
+    kind_of,
+    line_text,
+    match_text,
+    parse,
+    sort_key,
+)
+
+PathFilter = Callable[[bytes], bool]
+"""Returns False for a path that must not be shown (a symlink that leads out of the roots)."""
+
+MAX_EVENT_BYTES = 1 << 20
+
+
+@dataclass(slots=True)
+class Line:
+    """A context line, already cut for display."""
+
+    number: int
+    text: str
+
+
+@dataclass(slots=True)
+class PageMatch:
+    """A match on the page, already cut for display: a page holds at most ``limit`` of these
+    however long the lines were (a minified file's 900 KB line becomes ~500 characters)."""
+
+    path: bytes  # as rg printed it, "./" removed
+    line: int | None
+    text: str
+    column: int | None
+    last_line: int  # the last line the match spans (multiline matches span several)
+    before: list[Line] = field(default_factory=list)
+    after: list[Line] = field(default_factory=list)
+
+
+def _weight(text: str) -> int:
+    """Roughly how many characters a line adds to the rendered page."""
+    return len(text) + 16
+
+
+class Refused:
+    """Paths a :data:`PathFilter` refused: counted, with a few kept as examples."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.examples: list[bytes] = []
+
+    def add(self, path: bytes) -> None:
+        self.count += 1
+        if len(self.examples) < 3:
+            self.examples.append(path)
+
+
+class ContentPage:
+    """Consumes ``rg --json`` output in a stable order and keeps matches offset..offset+limit-1.
+
+    Context lines between two matches go to the earlier match (as ``after``) while within
+    ``context`` lines of it, else to the later one (as ``before``). A page also ends early when
+    its rendered size would pass ``max_chars``; ``shown_until`` then points at the first match
+    not shown, so the next page starts exactly there.
+    """
+
+    def __init__(
+        self,
+        offset: int,
+        limit: int,
+        *,
+        context: int = 0,
+        max_chars: int = 60_000,
+        max_line_chars: int = 500,
+        path_filter: PathFilter | None = None,
+    ) -> None:
+        self.offset = offset
+        self.limit = limit
+        self.context = context
+        self.max_chars = max_chars
+        self.max_line_chars = max_line_chars
+        self.path_filter = path_filter
+        self.matches: list[PageMatch] = []
+        self.skipped = 0  # matches before the page
+        self.more = 0  # matches seen after the page
+        self.cut_by_size = False
+        self.binary_files: dict[bytes, int] = {}
+        self.refused = Refused()
+        self._splitter = LineSplitter(MAX_EVENT_BYTES)
+        self._chars = 0
+        self._path = b""
+        self._allowed = True
+        self._last_here = False  # the last page match is in the current file
+        self._pending: deque[Line] = deque(maxlen=max(context, 1))
+        self._full = False
+        self._counting = False  # the page is complete: only counting remains
+        self._tail = b""
+
+    @property
+    def satisfied(self) -> bool:
+        return self._counting
+
+    @property
+    def stop(self) -> bool:
+        return False
+
+    @property
+    def has_more(self) -> bool:
+        return self.more > 0
+
+    @property
+    def shown_until(self) -> int:
+        """Offset just past the last match on this page."""
+        return self.offset + len(self.matches)
+
+    def feed(self, chunk: bytes) -> None:
+        if self._counting:
+            self._count_raw(chunk)
+            return
+        items = self._splitter.feed(chunk)
+        for index, item in enumerate(items):
+            self.feed_item(item)
+            if self.satisfied:  # (a property: feed_item may have changed it)
+                for rest in items[index + 1 :]:
+                    self._count_item(rest)
+                self._begin_raw()
+                return
+
+    def feed_item(self, item: Item) -> None:
+        """One event, in page order (also used to replay a sorted unordered run)."""
+        if self._counting:
+            self._count_item(item)
+            return
+        kind = kind_of(item)
+        if kind == "match":
+            self._on_match(item)
+        elif kind == "context":
+            if self.context and self._allowed:
+                self._on_context(parse(item))
+        elif kind == "begin":
+            self.enter_file(clean_path(begin_path(item)))
+        elif kind == "end":
+            known_text = isinstance(item, bytes) and b'"binary_offset":null' in item
+            if not known_text and self._allowed:
+                offset = parse(item).binary_offset
+                if offset is not None:
+                    self.binary_files[self._path] = offset
+            if self._full:
+                self._counting = True
+            self._last_here = False
+            self._pending.clear()
+
+    def enter_file(self, path: bytes) -> None:
+        """Events that follow belong to ``path`` (what a ``begin`` event says)."""
+        self._path = path
+        self._last_here = False
+        self._pending.clear()
+        self._allowed = True
+        if self.path_filter is not None and not self.path_filter(path):
+            self._allowed = False
+            self.refused.add(path)
+
+    def _on_match(self, item: Item) -> None:
+        if not self._allowed:
+            return
+        if self._full:
+            self.more += 1
+            self._counting = True
+            return
+        if self.skipped < self.offset:
+            self.skipped += 1
+            self._pending.clear()
+            return
+        event = parse(item)
+        first = event.line or 0
+        text, column = match_text(event, self.max_line_chars)
+        last_line = first + text.count("\n")
+        before = [line for line in self._pending if line.number >= first - self.context]
+        weight = _weight(text) + len(self._path) + sum(_weight(line.text) for line in before)
+        if self.matches and self._chars + weight > self.max_chars:
+            self.cut_by_size = True
+            self.more += 1
+            self._full = self._counting = True
+            return
+        self._chars += weight
+        self.matches.append(PageMatch(self._path, event.line, text, column, last_line, before))
+        self._last_here = True
+        self._pending.clear()
+        if len(self.matches) >= self.limit:
+            self._full = True
+            self._counting = not self.context
+
+    def _on_context(self, event: Event) -> None:
+        line = Line(event.line or 0, line_text(event.lines, self.max_line_chars))
+        last = self.matches[-1] if self._last_here else None
+        if (
+            last is not None
+            and 0 < line.number - last.last_line <= self.context
+            and len(last.after) < self.context
+        ):
+            last.after.append(line)
+            self._chars += _weight(line.text)
+            if self._full and len(last.after) >= self.context:
+                self._counting = True
+            return
+        if self._full:
+            self._counting = True
+            return
+        self._pending.append(line)
+
+    def count_file(self, path: bytes, matches: int) -> None:
+        """A whole file after the page: only its matches count (if it may be shown at all)."""
+        if self.path_filter is not None and not self.path_filter(path):
+            self.refused.add(path)
+            return
+        self.more += matches
+
+    def _count_item(self, item: Item) -> None:
+        kind = kind_of(item)
+        if kind == "begin" and self.path_filter is not None:
+            self.enter_file(clean_path(begin_path(item)))
+        elif kind == "match" and self._allowed:
+            self.more += 1
+
+    def _begin_raw(self) -> None:
+        """Switch to counting raw bytes, starting with what the splitter still holds."""
+        if self.path_filter is not None:
+            return  # counting must skip files outside the roots: keep splitting into events
+        held = self._splitter.pending
+        if self._splitter.oversize_head.startswith(MATCH_MARKER):
+            self.more += 1
+        self._splitter = LineSplitter(MAX_EVENT_BYTES)
+        self._tail = b""
+        self._count_raw(held)
+
+    def _count_raw(self, chunk: bytes) -> None:
+        if self.path_filter is not None:
+            for item in self._splitter.feed(chunk):
+                self._count_item(item)
+            return
+        data = self._tail + chunk
+        self.more += data.count(MATCH_MARKER)
+        self._tail = data[-(len(MATCH_MARKER) - 1) :]
+
+
+class UnorderedBuffer:
+    """Holds a whole unordered (parallel) rg run, up to ``cap`` matches, to replay it sorted.
+
+    rg searches files in parallel and prints each file's events in one piece (``begin`` ...
+    ``end``), in a different file order on every run. If the run has at most ``cap`` matches
+    (and ``max_bytes`` of output) it is kept in full and replayed in path order, which gives
+    exactly the pages a sorted run would. Beyond that it gives up (``stop``) and the caller
+    runs rg again, sorted; ``matches`` then still says how many were seen, a lower bound.
+
+    While rg runs, chunks are only stored and their matches counted with ``bytes.count``:
+    rg blocks when the pipe is full, so any per-event work here would slow rg down.
+    """
+
+    def __init__(self, cap: int, max_bytes: int = 4 << 20) -> None:
+        self.cap = cap
+        self.max_bytes = max_bytes
+        self.matches = 0
+        self.size = 0
+        self.overflow = False
+        self._chunks: list[bytes] = []
+        self._tail = b""
+
+    @property
+    def satisfied(self) -> bool:
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return self.overflow
+
+    def feed(self, chunk: bytes) -> None:
+        if self.overflow:
+            return
+        data = self._tail + chunk
+        self.matches += data.count(MATCH_MARKER)
+        self._tail = data[-(len(MATCH_MARKER) - 1) :]
+        self.size += len(chunk)
+        self._chunks.append(chunk)
+        if self.matches > self.cap or self.size > self.max_bytes:
+            self.overflow = True
+            self._chunks.clear()
+
+    def replay(self, page: ContentPage) -> None:
+        """Feed the buffered run to ``page`` file by file in path order. Files after the page
+        is complete are only counted, from match totals taken while grouping."""
+        groups: dict[bytes, tuple[list[Item], list[int]]] = {}
+        current: tuple[list[Item], list[int]] | None = None
+        for line in b"".join(self._chunks).split(b"\n"):
+            if not line:
+                continue
+            item: Item = line
+            if len(line) > MAX_EVENT_BYTES:
+                item = Oversize(line[:HEAD_BYTES], line[-TAIL_BYTES:], len(line))
+            if line.startswith(BEGIN_MARKER):
+                current = groups.setdefault(clean_path(begin_path(item)), ([], [0]))
+                continue
+            if current is None:
+                continue  # the summary, after the last file
+            current[0].append(item)
+            if line.startswith(MATCH_MARKER):
+                current[1][0] += 1
+            elif line.startswith(END_MARKER):
+                current = None
+        for path in sorted(groups, key=sort_key):
+            items, (matches,) = groups[path]
+            if page.satisfied:
+                page.count_file(path, matches)
+                continue
+            page.enter_file(path)
+            for item in items:
+                page.feed_item(item)
+
+
+@dataclass(frozen=True, slots=True)
+class FileHit:
+    path: bytes
+    count: int
+
+
+class _RecordParser:
+    """``path NUL count NEWLINE`` records from ``rg --count --null``; paths may hold newlines."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[FileHit]:
+        self._buffer += chunk
+        out: list[FileHit] = []
+        start = 0
+        while True:
+            nul = self._buffer.find(b"\0", start)
+            if nul == -1:
+                break
+            newline = self._buffer.find(b"\n", nul)
+            if newline == -1:
+                break
+            path = clean_path(bytes(self._buffer[start:nul]))
+            out.append(FileHit(path, int(self._buffer[nul + 1 : newline] or b"0")))
+            start = newline + 1
+        del self._buffer[:start]
+        return out
+
+    @property
+    def pending(self) -> bytes:
+        return bytes(self._buffer)
+
+
+class FilesPage:
+    """``rg --count --null --sortr=modified``: a page of files (newest first) with counts."""
+
+    def __init__(self, offset: int, limit: int, path_filter: PathFilter | None = None) -> None:
+        self.offset = offset
+        self.limit = limit
+        self.path_filter = path_filter
+        self.files: list[FileHit] = []
+        self.seen = 0
+        self.more = 0
+        self.refused = Refused()
+        self._parser = _RecordParser()
+        self._counting = False
+
+    @property
+    def satisfied(self) -> bool:
+        return self._counting
+
+    @property
+    def stop(self) -> bool:
+        return False
+
+    @property
+    def shown_until(self) -> int:
+        return self.offset + len(self.files)
+
+    def feed(self, chunk: bytes) -> None:
+        if self._counting and self.path_filter is None:
+            self.more += chunk.count(b"\0")
+            return
+        hits = self._parser.feed(chunk)
+        for hit in hits:
+            if self.path_filter is not None and not self.path_filter(hit.path):
+                self.refused.add(hit.path)
+                continue
+            if self._counting:
+                self.more += 1
+            elif self.seen < self.offset:
+                self.seen += 1
+            else:
+                self.seen += 1
+                self.files.append(hit)
+                if len(self.files) >= self.limit:
+                    self._counting = True
+        if self._counting and self.path_filter is None:
+            self.more += self._parser.pending.count(b"\0")
+            self._parser = _RecordParser()
+
+
+class CountTally:
+    """``rg --count --null`` in full: totals, plus the files with most matches for one page.
+
+    Only ``offset + limit`` files are kept (a bounded heap), whatever the number of files.
+    """
+
+    def __init__(self, offset: int, limit: int, path_filter: PathFilter | None = None) -> None:
+        self.offset = offset
+        self.limit = limit
+        self.path_filter = path_filter
+        self.total_files = 0
+        self.total_matches = 0
+        self.refused = Refused()
+        self._parser = _RecordParser()
+        self._heap: list[tuple[int, _Reversed, FileHit]] = []
+
+    @property
+    def satisfied(self) -> bool:
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return False
+
+    def feed(self, chunk: bytes) -> None:
+        keep = self.offset + self.limit
+        for hit in self._parser.feed(chunk):
+            if self.path_filter is not None and not self.path_filter(hit.path):
+                self.refused.add(hit.path)
+                continue
+            self.total_files += 1
+            self.total_matches += hit.count
+            # Heap of the best ``keep`` by (count desc, path asc); the root is the worst kept.
+            entry = (hit.count, _Reversed(sort_key(hit.path)), hit)
+            if len(self._heap) < keep:
+                heapq.heappush(self._heap, entry)
+            elif entry[:2] > self._heap[0][:2]:
+                heapq.heapreplace(self._heap, entry)
+
+    def page(self) -> list[FileHit]:
+        ranked = sorted(self._heap, key=lambda e: (-e[0], sort_key(e[2].path)))
+        return [e[2] for e in ranked[self.offset : self.offset + self.limit]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reversed:
+    """Orders path keys backwards, so a min-heap on (count, _Reversed(path)) evicts the
+    lowest count and, among equal counts, the path that sorts last."""
+
+    key: bytes
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return self.key > other.key
+
+    def __gt__(self, other: _Reversed) -> bool:
+        return self.key < other.key
+
+
+__all__ = [
+    "ContentPage",
+    "CountTally",
+    "FileHit",
+    "FilesPage",
+    "Line",
+    "Oversize",
+    "PageMatch",
+    "PathFilter",
+    "Refused",
+    "UnorderedBuffer",
+]

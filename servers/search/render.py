@@ -1,0 +1,120 @@
+"""What the model reads: grep-style lines, file lists, and the exact call for the next page.
+
+Results are first turned into the schema models (the structured content), and the text is
+rendered from those models, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from schemas.search import ContextLine, FindFilesResult, GrepMatch, GrepResult, Paging
+from servers.search.events import show
+from servers.search.paging import PageMatch, Refused
+
+Display = Callable[[bytes], str]
+"""Turns a path as rg printed it into the path shown to the model."""
+
+
+def match_model(match: PageMatch, display: Display) -> GrepMatch:
+    """A page match as the schema model."""
+    return GrepMatch(
+        path=display(match.path),
+        line=match.line or 0,
+        text=match.text,
+        column=match.column or 0,
+        before=[ContextLine(line=c.number, text=c.text) for c in match.before],
+        after=[ContextLine(line=c.number, text=c.text) for c in match.after],
+    )
+
+
+def call_text(tool: str, args: Mapping[str, Any]) -> str:
+    """``grep(pattern="foo", offset=100)``: the arguments as JSON values, in a readable call."""
+    shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items())
+    return f"{tool}({shown})"
+
+
+def paging_note(paging: Paging, tool: str, unit: str) -> str | None:
+    if paging.next_call is None:
+        return None
+    if paging.more is not None:
+        count = f"{paging.more:,} more {unit}"
+    elif paging.more_at_least:
+        count = f"at least {paging.more_at_least:,} more {unit} (not all counted)"
+    else:
+        count = f"more {unit}"
+    return f"{count}; next page: {call_text(tool, paging.next_call)}"
+
+
+def refused_note(refused: Refused) -> str | None:
+    if not refused.count:
+        return None
+    examples = ", ".join(show(p) for p in refused.examples)
+    return (
+        f"{refused.count} file(s) reached through symlinks that lead outside the workspace were "
+        f"left out (e.g. {examples})"
+    )
+
+
+def warnings_note(stderr: str, limit: int = 3) -> str | None:
+    lines = [line.removeprefix("rg: ") for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return None
+    extra = f" (+{len(lines) - limit} more)" if len(lines) > limit else ""
+    return "rg reported: " + "; ".join(lines[:limit]) + extra
+
+
+def render_grep(result: GrepResult) -> str:
+    """grep's text: ``path:line:text`` for matches, ``path-line-text`` for context lines,
+    ``--`` between groups that are not adjacent; then the notes and how to continue."""
+    if result.output_mode == "content":
+        body = _render_content(result.matches)
+        unit = "matches"
+    else:
+        width = max((len(f"{f.count:,}") for f in result.files), default=1)
+        body = [f"{f.count:>{width},} {f.path}" for f in result.files]
+        unit = "files"
+        if result.output_mode == "count" and result.total_matches is not None:
+            body.insert(
+                0,
+                f"{result.total_matches:,} matching lines in {result.total_files:,} files",
+            )
+    if not result.matches and not result.files:
+        body = [f"No matches for {json.dumps(result.pattern)} in {result.path}."]
+    trailer = list(result.notes)
+    note = paging_note(result.paging, "grep", unit)
+    if note:
+        trailer.append(note)
+    return "\n".join(body) + ("\n\n" + "\n".join(f"[{t}]" for t in trailer) if trailer else "")
+
+
+def _render_content(matches: list[GrepMatch]) -> list[str]:
+    out: list[str] = []
+    separate = any(m.before or m.after for m in matches)  # rg prints "--" only with context
+    last: tuple[str, int] | None = None
+    for match in matches:
+        first = match.before[0].line if match.before else match.line
+        if separate and last is not None and (last[0] != match.path or first > last[1] + 1):
+            out.append("--")
+        out.extend(f"{match.path}-{c.line}-{c.text}" for c in match.before)
+        for index, text in enumerate(match.text.split("\n")):
+            number = str(match.line + index) if match.line else "?"
+            out.append(f"{match.path}:{number}:{text}")
+        out.extend(f"{match.path}-{c.line}-{c.text}" for c in match.after)
+        end = match.after[-1].line if match.after else match.line + match.text.count("\n")
+        last = (match.path, end)
+    return out
+
+
+def render_find(result: FindFilesResult) -> str:
+    body = list(result.files)
+    if not body:
+        how = "matching the glob" if result.match == "glob" else "fuzzy-matching"
+        body = [f"No files {how} {json.dumps(result.pattern)} in {result.path}."]
+    trailer = list(result.notes)
+    note = paging_note(result.paging, "find_files", "files")
+    if note:
+        trailer.append(note)
+    return "\n".join(body) + ("\n\n" + "\n".join(f"[{t}]" for t in trailer) if trailer else "")

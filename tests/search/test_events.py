@@ -1,0 +1,117 @@
+"""rg --json parsing: line splitting (bounded), event kinds, byte-encoded data, path order."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from servers.search.events import (
+    LineSplitter,
+    Oversize,
+    clean_path,
+    data_bytes,
+    kind_of,
+    parse,
+    show,
+    sort_key,
+)
+
+
+def match_line(path: str, line: int, text: str, start: int = 0) -> bytes:
+    event = {
+        "type": "match",
+        "data": {
+            "path": {"text": path},
+            "lines": {"text": text},
+            "line_number": line,
+            "absolute_offset": 0,
+            "submatches": [{"match": {"text": "x"}, "start": start, "end": start + 1}],
+        },
+    }
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def test_splitter_joins_lines_across_chunks() -> None:
+    splitter = LineSplitter(max_line=1000)
+    data = b"one\ntwo\nthree\n"
+    out: list[object] = []
+    for i in range(len(data)):
+        out.extend(splitter.feed(data[i : i + 1]))
+    assert out == [b"one", b"two", b"three"]
+    assert splitter.pending == b""
+
+
+def test_splitter_keeps_head_and_tail_of_an_oversize_line() -> None:
+    splitter = LineSplitter(max_line=100)
+    long = b"H" * 50 + b"x" * 10_000 + b"T" * 50
+    out = splitter.feed(long[:3000]) + splitter.feed(long[3000:] + b"\nnext\n")
+    assert isinstance(out[0], Oversize)
+    assert out[0].size == len(long)
+    assert out[0].head.startswith(b"H" * 50)
+    assert out[0].tail.endswith(b"T" * 50)
+    assert out[1] == b"next"
+
+
+def test_kind_of_reads_prefixes_and_falls_back_to_json() -> None:
+    assert kind_of(match_line("a", 1, "x\n")) == "match"
+    assert kind_of(b'{"type":"begin","data":{}}') == "begin"
+    assert kind_of(b'{"data":{"stats":{}},"type":"summary"}') == "summary"
+    assert kind_of(b"not json") == "other"
+
+
+def test_parse_decodes_base64_paths_and_lines() -> None:
+    raw_path = b"bad\xffname.txt"
+    event = {
+        "type": "match",
+        "data": {
+            "path": {"bytes": base64.b64encode(raw_path).decode()},
+            "lines": {"bytes": base64.b64encode(b"caf\xe9 x\n").decode()},
+            "line_number": 3,
+            "absolute_offset": 0,
+            "submatches": [{"match": {"text": "x"}, "start": 5, "end": 6}],
+        },
+    }
+    parsed = parse(json.dumps(event).encode())
+    assert parsed.path == raw_path
+    assert parsed.lines == b"caf\xe9 x\n"
+    assert parsed.line == 3
+    assert parsed.submatch_starts == (5,)
+    assert show(parsed.lines) == "caf\ufffd x\n"
+
+
+def test_parse_oversize_recovers_path_and_line_number() -> None:
+    line = match_line('dir/we"ird.js', 42, "y" * 5000 + "x\n", start=5000)
+    splitter = LineSplitter(max_line=200)
+    (item,) = splitter.feed(line + b"\n")
+    assert isinstance(item, Oversize)
+    event = parse(item)
+    assert event.kind == "match"
+    assert event.path == b'dir/we"ird.js'
+    assert event.line == 42
+    assert event.oversize == len(line)
+
+
+def test_data_bytes_handles_both_encodings() -> None:
+    assert data_bytes({"text": "é"}) == "é".encode()
+    assert data_bytes({"bytes": base64.b64encode(b"\xff").decode()}) == b"\xff"
+    assert data_bytes(None) == b""
+
+
+def test_sort_key_orders_like_a_directory_walk() -> None:
+    paths = [b"a+", b"a/b", b"a-b", b"a.b", b"./a/a", b"B", b"a/b/c", b"\xc3\xa9"]
+    ordered = sorted(paths, key=sort_key)
+    assert ordered == [b"B", b"./a/a", b"a/b", b"a/b/c", b"a+", b"a-b", b"a.b", b"\xc3\xa9"]
+    assert clean_path(b"./x/y") == b"x/y"
+
+
+def test_begin_path_fast_and_slow() -> None:
+    from servers.search.events import begin_path
+
+    plain = b'{"type":"begin","data":{"path":{"text":"./src/a b.py"}}}'
+    escaped = json.dumps({"type": "begin", "data": {"path": {"text": 'we"ird\\name'}}}).encode()
+    raw = json.dumps(
+        {"type": "begin", "data": {"path": {"bytes": base64.b64encode(b"x\xff").decode()}}}
+    ).encode()
+    assert begin_path(plain) == b"./src/a b.py"
+    assert begin_path(escaped) == b'we"ird\\name'
+    assert begin_path(raw) == b"x\xff"

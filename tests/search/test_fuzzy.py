@@ -1,0 +1,69 @@
+"""find_files matching: glob detection, fuzzy ranking, bounded paging."""
+
+from __future__ import annotations
+
+from servers.search.fuzzy import FileMatcher, fuzzy_score, is_glob
+
+TREE = [
+    "servers/registry.py",
+    "servers/search/server.py",
+    "servers/files/server.py",
+    "docs/observer_notes.md",
+    "tests/search/test_server.py",
+    "server.py",
+    "src/Server/Main.java",
+    "misc/s_e_r_v_e_r.txt",
+]
+
+
+def ranked(query: str, paths: list[str] = TREE, offset: int = 0, limit: int = 100) -> list[str]:
+    matcher = FileMatcher(query, offset, limit)
+    matcher.feed(b"".join(p.encode() + b"\0" for p in paths))
+    return [p.decode() for p in matcher.page()]
+
+
+def test_glob_characters() -> None:
+    assert is_glob("*.py") and is_glob("src/**") and is_glob("a?c") and is_glob("{a,b}")
+    assert not is_glob("server") and not is_glob("servers/search")
+
+
+def test_files_named_like_the_query_come_first() -> None:
+    result = ranked("server")
+    assert result[:4] == [
+        "server.py",
+        "servers/files/server.py",
+        "servers/search/server.py",
+        "tests/search/test_server.py",
+    ]
+    assert result.index("docs/observer_notes.md") < result.index("misc/s_e_r_v_e_r.txt")
+    assert "servers/registry.py" in result  # matches through its directory only: ranked late
+    assert result.index("servers/registry.py") > result.index("docs/observer_notes.md")
+
+
+def test_fuzzy_is_case_insensitive_and_in_order() -> None:
+    assert "src/Server/Main.java" in ranked("srvmain")
+    assert ranked("niamvrs") == []
+    assert fuzzy_score("main", "src/Server/Main.java") is not None
+
+
+def test_query_with_a_slash_matches_the_path() -> None:
+    assert ranked("search/server")[0] == "servers/search/server.py"
+
+
+def test_pages_of_a_ranking_neither_repeat_nor_skip() -> None:
+    paths = [f"pkg{n % 7}/mod_{n}/server_{n}.py" for n in range(300)]
+    whole = ranked("server", paths, limit=1000)
+    assert len(whole) == 300
+    pages: list[str] = []
+    for offset in range(0, 300, 41):
+        pages += ranked("server", paths, offset=offset, limit=41)
+    assert pages == whole
+
+
+def test_glob_mode_keeps_path_order_and_counts_everything() -> None:
+    matcher = FileMatcher("*.py", 2, 2)
+    data = b"".join(p.encode() + b"\0" for p in ["./b.py", "./a/z.py", "./a+.py", "./c.py"])
+    for i in range(0, len(data), 5):
+        matcher.feed(data[i : i + 5])
+    assert matcher.total == 4
+    assert matcher.page() == [b"b.py", b"c.py"]  # a/z.py, a+.py come first
