@@ -70,6 +70,23 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
+def child_pid(marker: bytes) -> int:
+    """The pid of this process's direct child whose command line contains ``marker`` (how a
+    benchmark finds the server its MCP client started, to read that server's memory)."""
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[1] == me and marker in cmdline:
+            return int(entry.name)
+    raise RuntimeError(f"no child process with {marker.decode()!r} in its command line")
+
+
 def verdict(value: float, limit: float, unit: str = "", lower_is_better: bool = True) -> str:
     ok = value <= limit if lower_is_better else value >= limit
     if ok:

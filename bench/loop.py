@@ -51,7 +51,7 @@ from agent.model.providers import TransportChoice
 from agent.model.request import History, Item
 from agent.prompt import initial_context
 from agent.session import Session
-from bench._harness import REPO, Row, record, verdict
+from bench._harness import REPO, Row, child_pid, record, verdict
 
 NOOP_SERVER = REPO / "bench" / "_noop_server.py"
 LENGTHS = {1: 15, 10: 7, 100: 5}
@@ -248,19 +248,7 @@ async def upload(
 
 
 def noop_pid() -> int:
-    """The no-op tool server started by this process's hub."""
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if stat.rsplit(")", 1)[1].split()[1] == me and b"_noop_server.py" in cmdline:
-            return int(entry.name)
-    raise RuntimeError("no-op server process not found")
+    return child_pid(b"_noop_server.py")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -14,7 +14,7 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-from bench._harness import DATA, REPO, Row, median_ms, peak_rss_mb, record, verdict
+from bench._harness import DATA, REPO, Row, child_pid, median_ms, peak_rss_mb, record, verdict
 
 SIZE = 1 << 30
 LINE = 100  # bytes per line including the newline
@@ -40,19 +40,7 @@ def make_file(path: Path) -> int:
 
 
 def server_pid() -> int:
-    """The files server started by this process's stdio client (a direct child)."""
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if stat.rsplit(")", 1)[1].split()[1] == me and b"servers.files" in cmd:
-            return int(entry.name)
-    raise RuntimeError("files server process not found")
+    return child_pid(b"servers.files")
 
 
 async def through_mcp(path: Path, offset: int) -> tuple[list[float], float, str]:

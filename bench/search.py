@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from bench._harness import DATA, REPO, Row, median_ms, peak_rss_mb, record, verdict
+from bench._harness import DATA, REPO, Row, child_pid, median_ms, peak_rss_mb, record, verdict
 from servers.search.rg import find_rg
 
 CORPUS = DATA / "search"
@@ -149,18 +149,7 @@ def corpus_size(path: Path) -> str:
 
 
 def server_pid() -> int:
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if stat.rsplit(")", 1)[1].split()[1] == me and b"servers.search" in cmd:
-            return int(entry.name)
-    raise RuntimeError("search server process not found")
+    return child_pid(b"servers.search")
 
 
 def time_cli(rg: str, argv: list[str], cwd: Path) -> float:

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from bench._harness import Row, median_ms, peak_rss_mb, percentile_ms, record, verdict
+from bench._harness import Row, child_pid, median_ms, peak_rss_mb, percentile_ms, record, verdict
 from servers.shell.sandbox import bwrap_argv, probe_bwrap
 
 WARMUP = 20
@@ -30,19 +30,7 @@ GIGABYTE = 1 << 30
 
 
 def server_pid() -> int:
-    """The shell server started by this process's stdio client (a direct child)."""
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if stat.rsplit(")", 1)[1].split()[1] == me and b"servers.shell" in cmd:
-            return int(entry.name)
-    raise RuntimeError("shell server process not found")
+    return child_pid(b"servers.shell")
 
 
 def params(root: str, sandbox: str) -> StdioServerParameters:

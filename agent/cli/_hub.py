@@ -6,11 +6,11 @@ import argparse
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import anyio
 
-from agent.config import ConfigError, Settings, load_settings
+from agent.cli._config import add_config_options, settings_from_args
+from agent.config import ConfigError, Settings
 from agent.hub import Hub, HubStartError
 
 EXIT_OK = 0
@@ -21,34 +21,14 @@ EXIT_CONFIG = 2
 
 
 def add_hub_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--workspace",
-        "-C",
-        type=Path,
-        default=None,
-        help="project directory: where toolwire.toml and .mcp.json are read (default: .)",
-    )
-    parser.add_argument(
-        "-c",
-        "--config",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a setting, e.g. -c servers.shell.enabled=false (value in TOML syntax)",
-    )
-    parser.add_argument(
-        "--no-user-config", action="store_true", help="ignore the user's config.toml"
-    )
+    add_config_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
 
 
 def load(args: argparse.Namespace) -> Settings | None:
     """Settings from the command line, or None after printing why they could not be read."""
     try:
-        if args.no_user_config:
-            settings = load_settings(args.workspace, overrides=args.config, user_config=None)
-        else:
-            settings = load_settings(args.workspace, overrides=args.config)
+        settings = settings_from_args(args)
     except ConfigError as exc:
         print(f"toolwire: {exc}", file=sys.stderr)
         return None

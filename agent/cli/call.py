@@ -15,13 +15,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from agent.cli._config import add_config_options, settings_from_args
+
 if TYPE_CHECKING:
-    from agent.config import Settings
+    pass
 
 USAGE_ERROR = 2
 
@@ -34,17 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--args", dest="json_args", metavar="JSON", help="arguments as a JSON object"
     )
     parser.add_argument("--json", action="store_true", help="print the whole MCP result as JSON")
-    parser.add_argument(
-        "--workspace", "-C", type=Path, default=None,
-        help="project directory: where toolwire.toml and .mcp.json are read (default: .)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--no-user-config", action="store_true", help="ignore the user's config.toml"
-    )
-    parser.add_argument(
-        "-c", "--config", action="append", default=[], metavar="KEY=VALUE",
-        help="override a setting, e.g. -c servers.shell.enabled=false",
-    )  # fmt: skip
+    add_config_options(parser)
     parser.add_argument(
         "-H", "--header", action="append", default=[], metavar="NAME: VALUE",
         help="HTTP header for a URL server (repeatable)",
@@ -100,15 +91,6 @@ async def _run(args: argparse.Namespace) -> int:
         stream = sys.stderr if outcome.is_error else sys.stdout
         print(render_result(outcome.result), file=stream)
     return 1 if outcome.is_error else 0
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Settings as ``--workspace/-C``, ``-c KEY=VALUE`` and ``--no-user-config`` ask."""
-    from agent.config import load_settings
-
-    if args.no_user_config:
-        return load_settings(args.workspace, overrides=tuple(args.config), user_config=None)
-    return load_settings(args.workspace, overrides=tuple(args.config))
 
 
 def _header(text: str) -> tuple[str, str]:

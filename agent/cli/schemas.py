@@ -22,6 +22,8 @@ from pathlib import Path
 
 import anyio
 
+from agent.cli._config import add_config_options, settings_from_args
+
 MAX_DIFF_LINES = 60
 
 
@@ -33,17 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dir", type=Path, default=None, help="snapshot directory (default: schemas/tools)"
     )
-    parser.add_argument(
-        "--workspace", "-C", type=Path, default=None,
-        help="project directory: where toolwire.toml and .mcp.json are read (default: .)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--no-user-config", action="store_true", help="ignore the user's config.toml"
-    )
-    parser.add_argument(
-        "-c", "--config", action="append", default=[], metavar="KEY=VALUE",
-        help="override a setting, e.g. -c servers.git.args='[\"--root\", \".\"]'",
-    )  # fmt: skip
+    add_config_options(parser, example='-c servers.git.args=\'["--root", "."]\'')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +69,6 @@ def run(args: argparse.Namespace) -> int:
 
 async def _collect(args: argparse.Namespace) -> dict[str, tuple[Path, str]]:
     """server name -> (snapshot path, rendered snapshot)."""
-    from agent.cli.call import settings_from_args
     from agent.testing.configured import connect_configured, find_server
     from schemas.snapshot import SNAPSHOT_DIR, contracts, current_snapshots, render
 
