@@ -159,6 +159,17 @@ async def test_files_over_http(workspace: Path) -> None:
         assert lookalike.status_code == 403
 
 
+async def test_allow_host_accepts_named_host_only(workspace: Path) -> None:
+    async with http_server(
+        "servers.files", "--root", str(workspace), "--allow-host", "devbox.lan"
+    ) as url:
+        port = url.split(":")[2].split("/")[0]
+        named = await post_initialize(url, host=f"devbox.lan:{port}")
+        assert named.status_code == 200
+        other = await post_initialize(url, host=f"evil.example:{port}")
+        assert other.status_code == 421
+
+
 async def test_plan_over_http(workspace: Path, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     async with http_server(

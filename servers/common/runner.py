@@ -53,6 +53,14 @@ def build_parser(
         help=f"require this bearer token on HTTP requests (default: ${TOKEN_ENV} if set)",
     )
     transport.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept this Host header (a name or address clients use to reach the server, "
+        "e.g. when binding 0.0.0.0); repeatable",
+    )
+    transport.add_argument(
         "--log-level",
         default="WARNING",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -63,12 +71,13 @@ def build_parser(
     return parser
 
 
-def transport_security(host: str) -> TransportSecuritySettings:
+def transport_security(host: str, extra_hosts: Sequence[str] = ()) -> TransportSecuritySettings:
     """Accept only Host and Origin headers naming this server, so a web page that rebinds a DNS
     name to 127.0.0.1 cannot drive the tools from a browser."""
     hosts = {"127.0.0.1", "localhost", "[::1]"}
-    if host not in ("0.0.0.0", "::", ""):
-        hosts.add(f"[{host}]" if ":" in host else host)
+    for name in (host, *extra_hosts):
+        if name not in ("0.0.0.0", "::", ""):
+            hosts.add(f"[{name}]" if ":" in name else name)
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=sorted(f"{h}:*" for h in hosts),
@@ -109,22 +118,33 @@ async def _send_unauthorized(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def http_app(server: MCPServer, *, host: str, token: str | None) -> ASGIApp:
+def http_app(
+    server: MCPServer, *, host: str, token: str | None, allow_hosts: Sequence[str] = ()
+) -> ASGIApp:
     """The ASGI app serving ``server`` at ``/mcp``, with rebinding protection and optional auth."""
     app: ASGIApp = server.streamable_http_app(
-        streamable_http_path=MCP_PATH, transport_security=transport_security(host), host=host
+        streamable_http_path=MCP_PATH,
+        transport_security=transport_security(host, allow_hosts),
+        host=host,
     )
     if token:
         app = BearerTokenMiddleware(app, token)
     return app
 
 
-async def serve_http(server: MCPServer, *, host: str, port: int, token: str | None) -> None:
+async def serve_http(
+    server: MCPServer,
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    allow_hosts: Sequence[str] = (),
+) -> None:
     """Serve until cancelled. Prints the URL on stderr once listening (port 0 resolved)."""
     import uvicorn
 
     config = uvicorn.Config(
-        http_app(server, host=host, token=token),
+        http_app(server, host=host, token=token, allow_hosts=allow_hosts),
         host=host,
         port=port,
         log_level="warning",
@@ -159,12 +179,14 @@ def run_server(
     token: str | None = args.token or os.environ.get(TOKEN_ENV) or None
     try:
         if args.http:
-            anyio.run(_serve_http_args, server, args.host, args.port, token)
+            anyio.run(_serve_http_args, server, args.host, args.port, token, args.allow_host)
         else:
             anyio.run(server.run_stdio_async)
     except KeyboardInterrupt:
         pass
 
 
-async def _serve_http_args(server: MCPServer, host: str, port: int, token: str | None) -> Any:
-    await serve_http(server, host=host, port=port, token=token)
+async def _serve_http_args(
+    server: MCPServer, host: str, port: int, token: str | None, allow_hosts: list[str]
+) -> Any:
+    await serve_http(server, host=host, port=port, token=token, allow_hosts=allow_hosts)

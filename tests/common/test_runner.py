@@ -47,3 +47,11 @@ def test_wildcard_bind_does_not_allow_any_host() -> None:
     settings = transport_security("0.0.0.0")
     assert "0.0.0.0:*" not in settings.allowed_hosts
     assert sorted(settings.allowed_hosts) == ["127.0.0.1:*", "[::1]:*", "localhost:*"]
+
+
+def test_allow_host_adds_names_clients_use() -> None:
+    settings = transport_security("0.0.0.0", ["devbox.lan", "10.0.0.7"])
+    assert "devbox.lan:*" in settings.allowed_hosts
+    assert "10.0.0.7:*" in settings.allowed_hosts
+    assert "http://devbox.lan:*" in settings.allowed_origins
+    assert "evil.example:*" not in settings.allowed_hosts
