@@ -16,8 +16,10 @@ will use, and reports the mode it really runs in.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,15 +121,41 @@ def plan_sandbox(
     )
 
 
+@functools.cache
+def host_tmp_passthrough() -> tuple[Path, ...]:
+    """Host directories under /tmp that commands need to start at all, exposed read-only
+    inside the private /tmp: the server's own Python installation (a checkout or virtual
+    environment under /tmp, as in a CI clone) and the directories on PATH, each with its
+    virtual environment when it is one. Everything else under the host's /tmp stays hidden.
+    """
+    tmp = Path("/tmp")
+    candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)]
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if entry:
+            directory = Path(entry)
+            is_venv_bin = (directory.parent / "pyvenv.cfg").exists()
+            candidates.append(directory.parent if is_venv_bin else directory)
+    found: list[Path] = []
+    for candidate in candidates:
+        real = Path(os.path.realpath(candidate))
+        if real.is_relative_to(tmp) and real != tmp and real.is_dir() and real not in found:
+            found.append(real)
+    # Drop directories already inside another one on the list.
+    return tuple(p for p in found if not any(p != q and p.is_relative_to(q) for q in found))
+
+
 def bwrap_argv(bwrap: str, mode: SandboxMode, roots: Sequence[Path], workdir: Path) -> list[str]:
     """The ``bwrap ... --`` prefix that runs a command in ``mode`` inside ``workdir``.
 
     Binds come after ``--tmpfs /tmp`` so that a workspace under /tmp (a test's tmp_path) is
-    still the real directory, not an empty spot in the private /tmp. In ``workspace-write``
-    each root's ``.git`` is bound read-only over the writable root: a command may change the
-    work tree but not rewrite history, hooks or config.
+    still the real directory, not an empty spot in the private /tmp; the roots come after the
+    read-only :func:`host_tmp_passthrough` binds, so a root inside one stays writable. In
+    ``workspace-write`` each root's ``.git`` is bound read-only over the writable root: a
+    command may change the work tree but not rewrite history, hooks or config.
     """
     argv = [bwrap, *_namespace_options()]
+    for passthrough in host_tmp_passthrough():
+        argv += ["--ro-bind", str(passthrough), str(passthrough)]
     writable = mode == "workspace-write"
     for root in roots:
         argv += ["--bind" if writable else "--ro-bind", str(root), str(root)]

@@ -12,7 +12,12 @@ from anyio.abc import SocketStream
 
 from servers.common.workspace import Workspace
 from servers.shell import ShellSettings, create_server
-from servers.shell.sandbox import SandboxUnavailableError, bwrap_argv, probe_bwrap
+from servers.shell.sandbox import (
+    SandboxUnavailableError,
+    bwrap_argv,
+    host_tmp_passthrough,
+    probe_bwrap,
+)
 from tests.shell.conftest import call, call_error, needs_bwrap, shell_client
 
 pytestmark = pytest.mark.anyio
@@ -86,6 +91,35 @@ async def test_private_tmp(root: Path) -> None:
         data, _ = await call(client, "exec_command", cmd=f"echo x > /tmp/{name} && ls /tmp")
     assert data["exit_code"] == 0
     assert not (Path("/tmp") / name).exists()
+
+
+@needs_bwrap
+async def test_tools_installed_under_tmp_stay_usable(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A virtual environment under /tmp (a CI clone's .venv) on PATH is visible read-only in the
+    private /tmp; the rest of the host's /tmp stays hidden."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
+        venv = Path(scratch) / "venv"
+        (venv / "bin").mkdir(parents=True)
+        (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+        tool = venv / "bin" / "toolwire-test-tool"
+        tool.write_text("#!/bin/sh\necho tool ran\n")
+        tool.chmod(0o755)
+        (Path(scratch) / "secret").write_text("hidden\n")
+        monkeypatch.setenv("PATH", f"{venv / 'bin'}:/usr/bin:/bin")
+        host_tmp_passthrough.cache_clear()
+        try:
+            async with shell_client(root, sandbox="workspace-write") as client:
+                ran, _ = await call(client, "exec_command", cmd=f"{tool}")
+                secret, _ = await call(client, "exec_command", cmd=f"cat {scratch}/secret")
+                write, _ = await call(client, "exec_command", cmd=f"touch {venv}/new")
+        finally:
+            host_tmp_passthrough.cache_clear()
+        assert ran["exit_code"] == 0 and ran["output"] == "tool ran\n", ran
+        assert secret["exit_code"] != 0
+        assert write["exit_code"] != 0
+        assert not (venv / "new").exists()
 
 
 @pytest.mark.parametrize(
