@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -64,8 +65,19 @@ def run(args: argparse.Namespace) -> int:
         argv += ["--root", root]
     argv += list(args.server_args)
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(_supervise, argv, watch)
+        anyio.run(_until_signalled, argv, watch)
     return 0
+
+
+async def _until_signalled(argv: list[str], watch: Sequence[Path]) -> None:
+    """Supervise until SIGTERM or SIGINT, then stop the server: it runs in its own process
+    group, so without this a ``kill`` of ``toolwire dev`` would leave it serving."""
+    async with anyio.create_task_group() as tasks:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            tasks.start_soon(_supervise, argv, watch)
+            async for _ in signals:
+                tasks.cancel_scope.cancel()
+                break
 
 
 def _free_port(host: str) -> int:
@@ -82,22 +94,31 @@ async def _changes(watch: Sequence[Path]) -> AsyncIterator[list[str]]:
 
 
 async def _supervise(argv: list[str], watch: Sequence[Path]) -> None:
-    from servers.common.process import open_group, terminate_group
+    from servers.common.process import OrphanGuard, open_group, terminate_group
 
     say(f"watching {', '.join(map(str, watch))}")
     changes = _changes(watch)
-    while True:
-        proc = await open_group(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(_follow, proc)
-                changed = await anext(changes)
-                tasks.cancel_scope.cancel()
-        finally:
-            await terminate_group(proc, grace=2.0)
-            with anyio.CancelScope(shield=True):
-                await proc.aclose()
-        say(f"changed: {', '.join(changed)}; restarting")
+    # The server runs in its own process group; the guard stops it even if this process is
+    # SIGKILLed (or cannot finish a graceful shutdown in time).
+    guard = OrphanGuard()
+    await guard.start()
+    try:
+        while True:
+            proc = await open_group(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            guard.add(proc.pid)
+            try:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(_follow, proc)
+                    changed = await anext(changes)
+                    tasks.cancel_scope.cancel()
+            finally:
+                await terminate_group(proc, grace=2.0)
+                guard.discard(proc.pid)
+                with anyio.CancelScope(shield=True):
+                    await proc.aclose()
+            say(f"changed: {', '.join(changed)}; restarting")
+    finally:
+        await guard.aclose()
 
 
 async def _follow(proc: Process) -> None:

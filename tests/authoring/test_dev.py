@@ -70,6 +70,29 @@ async def dev(directory: Path, *args: str) -> AsyncIterator[DevOutput]:
         await proc.aclose()  # close the pipes while the event loop still runs
 
 
+def serving_processes(url: str) -> list[int]:
+    """PIDs of ``agent.testing.serve`` processes started for ``url`` (found by its port)."""
+    port = url.rsplit(":", 1)[1].split("/")[0].encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"agent.testing.serve" in argv and port in argv:
+                found.append(int(entry.name))
+    return found
+
+
+async def assert_server_stopped(url: str) -> None:
+    """The server ``toolwire dev`` started must not outlive it (the orphan guard's job)."""
+    with anyio.move_on_after(10):
+        while serving_processes(url):
+            await anyio.sleep(0.1)
+    assert serving_processes(url) == [], f"server for {url} outlived toolwire dev"
+
+
 async def version_at(url: str) -> str:
     async with connect(url) as tools:
         return (await tools.call("version")).ok().text
@@ -121,3 +144,5 @@ async def test_a_package_and_its_settings_convention(tmp_path: Path) -> None:
     async with dev(tmp_path, "tiny", "--port", "0", "--root", str(root)) as out:
         url = (await out.until(r"serving at (\S+)")).group(1)
         assert await version_at(url) == str(root.resolve())
+        assert serving_processes(url)
+    await assert_server_stopped(url)
