@@ -323,7 +323,11 @@ class ServerConnection:
         self.tools = None
         self.tools_from = None
         self.settled.set()
-        logger.warning("server %s failed: %s", self.name, message)
+        # The last words on stderr usually say why ("bwrap not found", a traceback's last line).
+        said = " ".join(self.stderr.split())[-400:]
+        logger.warning(
+            "server %s failed: %s%s", self.name, message, f" (stderr: {said})" if said else ""
+        )
         if had_tools:
             self._on_tools(self)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -161,6 +162,19 @@ async def test_a_crash_mid_call_is_reported_and_the_server_restarts(tmp_path: Pa
         assert text(await hub.call("fragile__echo", '{"text": "back"}', "c")) == "back"
         (status,) = hub.servers
         assert status.status == "ready" and status.restarts == 1
+
+
+async def test_failure_warning_quotes_the_servers_last_words(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="agent.hub.connection"):
+        async with Hub.start(make_settings(tmp_path, server_toml("dies", "--mode", "exit"))):
+            pass
+    warnings = [r.getMessage() for r in caplog.records if "server dies failed" in r.getMessage()]
+    assert warnings == [
+        "server dies failed: exited with code 3 while starting "
+        "(stderr: fatal: configuration file missing)"
+    ]
 
 
 async def test_failing_servers_are_reported_and_the_rest_work(tmp_path: Path) -> None:
