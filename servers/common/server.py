@@ -11,6 +11,8 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import SubscriptionBus
 
+from servers.common.schema import inline_local_refs
+
 Lifespan = Callable[[MCPServer[Any]], AbstractAsyncContextManager[None]]
 
 
@@ -22,8 +24,9 @@ def package_version() -> str:
 
 
 class ToolServer(MCPServer[Any]):
-    """``MCPServer`` whose tool descriptions are the docstrings with indentation removed, so the
-    model reads clean paragraphs rather than source-code whitespace."""
+    """``MCPServer`` whose tool descriptions are the docstrings with indentation removed (the
+    model reads clean paragraphs, not source-code whitespace), and whose output schemas have
+    their definitions written in place (see :mod:`servers.common.schema`)."""
 
     def add_tool(
         self,
@@ -36,6 +39,9 @@ class ToolServer(MCPServer[Any]):
     ) -> None:
         text = description if description is not None else inspect.cleandoc(fn.__doc__ or "")
         super().add_tool(fn, name, title, text, *args, **kwargs)
+        tool = self._tool_manager.get_tool(name or fn.__name__)
+        if tool is not None and tool.fn_metadata.output_schema is not None:
+            tool.fn_metadata.output_schema = inline_local_refs(tool.fn_metadata.output_schema)
 
 
 def new_server(
