@@ -106,6 +106,18 @@ def _paging(
     )
 
 
+IncludeHidden = Annotated[
+    bool, Field(description="also include hidden files and directories (.name)")
+]
+IncludeIgnored = Annotated[
+    bool, Field(description="also include files excluded by .gitignore/.ignore")
+]
+FollowLinks = Annotated[
+    bool, Field(description="follow symlinks (targets outside the workspace are skipped)")
+]
+"""Options both tools take, described once."""
+
+
 def create_server(settings: SearchSettings) -> MCPServer:
     ws = settings.workspace
     server = new_server(
@@ -189,16 +201,9 @@ def create_server(settings: SearchSettings) -> MCPServer:
         multiline: Annotated[
             bool, Field(description="let the pattern span lines (use \\n in it)")
         ] = False,
-        hidden: Annotated[
-            bool, Field(description="also search hidden files and directories (.name)")
-        ] = False,
-        no_ignore: Annotated[
-            bool, Field(description="also search files excluded by .gitignore/.ignore")
-        ] = False,
-        follow: Annotated[
-            bool,
-            Field(description="follow symlinks (targets outside the workspace are skipped)"),
-        ] = False,
+        hidden: IncludeHidden = False,
+        no_ignore: IncludeIgnored = False,
+        follow: FollowLinks = False,
     ) -> Annotated[CallToolResult, GrepResult]:
         """Search file contents with ripgrep. Respects .gitignore and skips hidden and binary
         files by default. Results come in pages of `limit`; when more exist, the result gives
@@ -374,16 +379,9 @@ def create_server(settings: SearchSettings) -> MCPServer:
         path: Annotated[str, Field(description="directory to search under")] = ".",
         limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="files per page")] = 100,
         offset: Annotated[int, Field(ge=0, description="files to skip (for the next page)")] = 0,
-        hidden: Annotated[
-            bool, Field(description="include hidden files and directories (.name)")
-        ] = False,
-        no_ignore: Annotated[
-            bool, Field(description="include files excluded by .gitignore/.ignore")
-        ] = False,
-        follow: Annotated[
-            bool,
-            Field(description="follow symlinks (targets outside the workspace are skipped)"),
-        ] = False,
+        hidden: IncludeHidden = False,
+        no_ignore: IncludeIgnored = False,
+        follow: FollowLinks = False,
     ) -> Annotated[CallToolResult, FindFilesResult]:
         """Find files by path. A glob lists matching files in path order; slashes in a glob
         match from the workspace root, and a glob without a slash matches file names at any
