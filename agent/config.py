@@ -264,13 +264,20 @@ def _server_table(
         raise _describe_error(source, prefix, exc) from None
 
 
-def _read_toml(path: Path, layers: _Layers, *, source: str | None = None) -> None:
+def _read_config_text(path: Path) -> str | None:
+    """The file's text, or None when there is no such file (an absent layer is no error)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return
+        return None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _read_toml(path: Path, layers: _Layers, *, source: str | None = None) -> None:
+    text = _read_config_text(path)
+    if text is None:
+        return
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -321,12 +328,9 @@ _MCP_JSON_TYPES: dict[str, Transport] = {
 
 
 def _read_mcp_json(path: Path, layers: _Layers) -> None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = _read_config_text(path)
+    if text is None:
         return
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
