@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -39,7 +38,6 @@ class ResourceSubscriptions:
         self._tracked: set[object] = set()
         self._listen_interest: Counter[str] = Counter()
         self._changed = anyio.Event()
-        self._on_change: list[Callable[[], None]] = []
 
     def install(self, server: MCPServer) -> None:
         low = server._lowlevel_server  # the SDK exposes handler registration only there
@@ -60,10 +58,6 @@ class ResourceSubscriptions:
         """Every URI someone is subscribed to right now, in either era."""
         legacy = {uri for uri, sessions in self._legacy.items() if sessions}
         return frozenset(legacy | {uri for uri, n in self._listen_interest.items() if n > 0})
-
-    async def wait_changed(self) -> None:
-        """Return the next time :attr:`interest` changes."""
-        await self._changed.wait()
 
     def next_change(self) -> anyio.Event:
         """An event set at the next change of :attr:`interest`. Take it *before* reading

@@ -51,9 +51,13 @@ class Workspace:
     def describe_roots(self) -> str:
         return ", ".join(str(r) for r in self.roots)
 
+    def root_of(self, real_path: Path) -> Path | None:
+        """The first root holding an already-resolved path (or equal to it), else None."""
+        return next((r for r in self.roots if real_path == r or real_path.is_relative_to(r)), None)
+
     def contains(self, real_path: Path) -> bool:
         """True when an already-resolved path lies in (or is) one of the roots."""
-        return any(real_path == root or real_path.is_relative_to(root) for root in self.roots)
+        return self.root_of(real_path) is not None
 
     def resolve(self, path: str | os.PathLike[str], *, must_exist: bool = False) -> Path:
         """Return the real absolute path for ``path``, or raise :class:`WorkspaceError`.
@@ -99,13 +103,10 @@ class Workspace:
 
     def display(self, real_path: Path) -> str:
         """A short name for messages: relative to the root that holds it, else absolute."""
-        for root in self.roots:
-            if real_path == root:
-                return "."
-            if real_path.is_relative_to(root):
-                rel = real_path.relative_to(root).as_posix()
-                return rel if root == self.root else str(real_path)
-        return str(real_path)
+        root = self.root_of(real_path)
+        if root is None or (root != self.root and real_path != root):
+            return str(real_path)
+        return "." if real_path == root else real_path.relative_to(root).as_posix()
 
     @staticmethod
     def _realpath(candidate: Path) -> Path:

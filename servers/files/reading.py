@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from servers.common.binary import SNIFF_BYTES, has_nul
 from servers.common.limits import format_size
 
 CHUNK = 1 << 20
-SNIFF_BYTES = 8192
 MAX_LINE_CHARS = 2000
 MAX_LINE_BYTES = MAX_LINE_CHARS * 4
 
@@ -80,7 +80,7 @@ def sniff_kind(head: bytes) -> str | None:
         return "WebP image"
     if any(head.startswith(bom) for bom, _ in _BOMS):
         return None
-    if b"\x00" in head:
+    if has_nul(head):
         return "binary data (contains NUL bytes)"
     return None
 

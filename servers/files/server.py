@@ -20,6 +20,7 @@ from pydantic import Field
 
 from schemas.files import DirEntry, ListDirResult, ReadFileResult, ViewImageResult
 from servers.common.annotations import read_only
+from servers.common.binary import SNIFF_BYTES
 from servers.common.limits import format_size
 from servers.common.results import ToolError, tool_result
 from servers.common.server import new_server
@@ -134,7 +135,8 @@ def create_server(settings: FilesSettings) -> MCPServer:
         real = resolve(path)
         if not real.is_dir():
             raise ToolError(f"{ws.display(real)!r} is not a directory; use read_file for files")
-        root = next(r for r in ws.roots if real == r or real.is_relative_to(r))
+        root = ws.root_of(real)
+        assert root is not None  # resolve() only returns paths inside the roots
         listing = await anyio.to_thread.run_sync(list_tree, real, root, depth)
         total = len(listing.entries)
         page = listing.entries[offset - 1 : offset - 1 + limit]
@@ -236,7 +238,7 @@ def _install_file_resources(server: MCPServer[Any], ws: Workspace) -> None:
             raise ValueError(f"{uri} is larger than {format_size(MAX_RESOURCE_BYTES)}")
         data = await anyio.Path(real).read_bytes()
         mime = mimetypes.guess_type(real.name)[0]
-        if sniff_kind(data[:8192]) is None:
+        if sniff_kind(data[:SNIFF_BYTES]) is None:
             text = data.decode("utf-8", errors="replace")
             contents: types.TextResourceContents | types.BlobResourceContents = (
                 types.TextResourceContents(uri=uri, mime_type=mime or "text/plain", text=text)

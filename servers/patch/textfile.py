@@ -16,9 +16,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from servers.common.binary import has_nul
 from servers.patch.model import PatchError
 
-SNIFF_BYTES = 8192
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 """What ends a line, in files and in patches alike (not form feeds, not U+2028)."""
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -74,7 +74,7 @@ def decode(data: bytes) -> TextFile:
                     f"the file starts with a {encoding} mark but is not valid {encoding}"
                 ) from exc
             return TextFile(*split_with_endings(text), encoding=encoding, bom=bom)
-    if b"\x00" in data[:SNIFF_BYTES]:
+    if has_nul(data):
         raise PatchError(
             "it is a binary file (it contains NUL bytes); apply_patch edits text files"
         )

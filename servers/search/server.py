@@ -17,6 +17,7 @@ from pydantic import Field
 
 from schemas.search import CaseMode, FileCount, FindFilesResult, GrepResult, OutputMode, Paging
 from servers.common.annotations import read_only
+from servers.common.binary import SNIFF_BYTES, has_nul
 from servers.common.results import ToolError, tool_result
 from servers.common.server import new_server
 from servers.common.workspace import Workspace, WorkspaceError
@@ -34,7 +35,6 @@ from servers.search.render import (
 )
 from servers.search.rg import Filters, Pattern, RgNotFoundError, find_rg
 
-SNIFF_BYTES = 8192
 MAX_LIMIT = 1000
 
 
@@ -61,7 +61,7 @@ def _looks_binary(path: Path) -> bool:
         if not path.is_file():
             return False
         with path.open("rb") as f:
-            return b"\x00" in f.read(SNIFF_BYTES)
+            return has_nul(f.read(SNIFF_BYTES))
     except OSError:
         return False
 
@@ -74,7 +74,8 @@ class _Context:
             real = ws.resolve(path, must_exist=True)
         except WorkspaceError as exc:
             raise ToolError(str(exc)) from exc
-        root = next(r for r in ws.roots if real == r or real.is_relative_to(r))
+        root = ws.root_of(real)
+        assert root is not None  # resolve() only returns paths inside the roots
         self.real = real
         self.shown = ws.display(real)
         self.target = Target(root, "." if real == root else real.relative_to(root).as_posix())
