@@ -48,6 +48,7 @@ from agent.hub.spec import (
     resolve,
 )
 from agent.hub.stdio import StdioTransport
+from agent.hub.validation import HubClient
 from servers.common.server import package_version
 
 logger = logging.getLogger(__name__)
@@ -186,10 +187,10 @@ class ServerConnection:
         }
         if isinstance(launch, StdioLaunch):
             transport = StdioTransport(launch)
-            return Client(transport, **common), transport
+            return HubClient(transport, **common), transport
         if isinstance(launch, InProcessLaunch):
-            return Client(launch.factory(), **common), None
-        return Client(_http_transport(launch), **common), None
+            return HubClient(launch.factory(), **common), None
+        return HubClient(_http_transport(launch), **common), None
 
     async def _incarnation(self, ready: anyio.Event, done: anyio.Event) -> None:
         assert self._launch is not None

@@ -34,6 +34,7 @@ EXPECTED_TOOLS = {
     "noop",
     "open_args",
     "optional_args",
+    "reading",
     "sleep",
     "structured",
     LONG_NAME,

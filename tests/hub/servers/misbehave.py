@@ -121,6 +121,25 @@ def build(marker: Path | None) -> "MCPServer[Any]":
         return CallToolResult(content=[], structured_content={"answer": 42, "unit": "ä"})
 
     @server.tool()
+    async def reading(valid: bool = True) -> CallToolResult:
+        """A temperature reading; ``valid=false`` breaks the published output schema."""
+        value: Any = 21 if valid else "warm"
+        return CallToolResult(
+            content=[TextContent(type="text", text=f"{value} C")],
+            structured_content={"value": value, "unit": "C"},
+        )
+
+    # Published without a model, so the server sends whatever the tool returns and the
+    # client's own check is what catches a broken result.
+    reading_tool = server._tool_manager.get_tool("reading")
+    assert reading_tool is not None
+    reading_tool.fn_metadata.output_schema = {
+        "type": "object",
+        "properties": {"value": {"type": "integer"}, "unit": {"type": "string"}},
+        "required": ["value", "unit"],
+    }
+
+    @server.tool()
     async def optional_args(
         path: Annotated[str, Field(description="where")],
         depth: Annotated[int, Field(description="how deep", ge=1)] = 2,
