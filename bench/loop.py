@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 
 from agent.approval import Approver, Policy
 from agent.config import load_settings
@@ -227,21 +226,11 @@ async def upload(
         transport = make_transport(
             provider, choice, retry=RetryPolicy(max_retries=0), skip_lifecycle=True
         )
-        http_client: httpx2.AsyncClient | None = getattr(transport, "client", None)
-        if http_client is not None:
-
-            async def count(request: httpx2.Request) -> None:
-                line = f"{request.method} {request.url.raw_path.decode()} HTTP/1.1\r\n"
-                headers = sum(len(k) + len(v) + 4 for k, v in request.headers.raw)
-                result.bytes += len(line) + headers + 2 + len(request.content)
-
-            http_client.event_hooks["request"].append(count)
         try:
             await one_rollout(hub, transport, context, Timing())
         finally:
             await transport.aclose()
-        if http_client is None:
-            result.bytes = transport.stats.wire_bytes_sent
+        result.bytes = transport.stats.wire_bytes_sent
         result.payload = transport.stats.bytes_sent
         result.requests = transport.stats.requests
     return result

@@ -54,8 +54,8 @@ class TransportStats:
     bytes_sent: int = 0
     """Request bodies / frames before compression (what the API parses)."""
     wire_bytes_sent: int = 0
-    """WebSocket only: bytes written to the socket after the upgrade (compressed frames,
-    pings, close frames)."""
+    """Bytes on the wire: HTTP request lines, headers and bodies; for the WebSocket, what was
+    written to the socket after the upgrade (compressed frames, pings, close frames)."""
     retries: int = 0
     full_requests: int = 0
     """Requests that carried the whole input (all of them over HTTP)."""
