@@ -12,13 +12,13 @@ block or take down the agent; ``transport = "inprocess"`` runs it inside the age
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Sequence
 
 import anyio
 
 from agent.hub.spec import UnavailableError, load_factory
+from servers.common.stdio import MessageTooLargeError, serve_stdio
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,8 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ImportError, AttributeError, UnavailableError) as exc:
         print(f"cannot load toolwire server {args[0]}: {exc}", file=sys.stderr)
         return 1
-    with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(server.run_stdio_async)
+    try:
+        anyio.run(serve_stdio, server)
+    except KeyboardInterrupt:
+        pass
+    except MessageTooLargeError as exc:
+        print(f"toolwire server {args[0]}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,6 +1,7 @@
 """The runner every bundled server uses: one command line, stdio or streamable HTTP.
 
-``toolwire-files --root DIR`` talks MCP over stdio (what Claude Code, Codex and Cursor launch);
+``toolwire-files --root DIR`` talks MCP over stdio (what Claude Code, Codex and Cursor launch),
+through :mod:`servers.common.stdio` (non-blocking pipes on the event loop, no worker threads);
 ``toolwire-files --http --port 8765`` serves streamable HTTP at ``/mcp`` on loopback with
 DNS-rebinding protection always on, and, when ``--token`` or ``TOOLWIRE_TOKEN`` is set, refuses
 any request that does not carry ``Authorization: Bearer <token>`` with 401.
@@ -21,6 +22,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servers.common.stdio import MessageTooLargeError, serve_stdio
 from servers.common.workspace import Workspace, WorkspaceError
 
 TOKEN_ENV = "TOOLWIRE_TOKEN"
@@ -181,9 +183,11 @@ def run_server(
         if args.http:
             anyio.run(_serve_http_args, server, args.host, args.port, token, args.allow_host)
         else:
-            anyio.run(server.run_stdio_async)
+            anyio.run(serve_stdio, server)
     except KeyboardInterrupt:
         pass
+    except MessageTooLargeError as exc:
+        parser.exit(1, f"{prog}: {exc}\n")
 
 
 async def _serve_http_args(
