@@ -1,6 +1,7 @@
 """The benchmark harness: every ``bench/<name>.py`` measures, then calls :func:`record`, which
 prints a table and rewrites that benchmark's section of BENCHMARKS.md (figure, target, command,
-machine, date). ``make bench`` (``python -m bench``) runs them all.
+machine, date). ``make bench`` (``python -m bench``) runs them all; ``python -m bench.<name>
+--print-only`` runs one without touching BENCHMARKS.md.
 
 Timings are wall-clock medians of repeated runs; comparisons are ratios measured in the same run
 on the same machine, because absolute numbers on a shared 2-core box drift between runs.
@@ -114,10 +115,15 @@ def render_section(name: str, title: str, rows: Sequence[Row], command: str) -> 
 
 
 def record(name: str, title: str, rows: Sequence[Row], command: str | None = None) -> None:
-    """Print the table and replace (or append) this benchmark's section in BENCHMARKS.md."""
+    """Print the table and replace (or append) this benchmark's section in BENCHMARKS.md.
+
+    With ``--print-only`` on the command line only the table is printed: a trial run (while
+    tuning, on a busy machine) must not overwrite the figures of record."""
     command = command or f"python -m bench.{name}"
     section = render_section(name, title, rows, command)
     print(section)
+    if "--print-only" in sys.argv:
+        return
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else _HEADER
     pattern = re.compile(
         rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S

@@ -9,11 +9,16 @@ final answer.
 
 **Client overhead per turn** = wall time of a turn (from the moment the loop starts a
 request to the moment that turn's tool output is committed and the next request can start)
-minus the server's own time for that request. It therefore includes everything on our side:
-building and sending the request, loopback transit, parsing the stream, committing items
-(history and session bookkeeping), and the MCP round trip to the no-op tool over stdio,
-which is reported separately as well. Rollouts of 1, 10 and 100 turns on each transport, on
-a warm connection (one warm-up rollout first), each repeated; medians throughout.
+minus the server's own time for that request. ``server_ms`` runs from the arrival of the
+request's last bytes at the mock to the moment the last byte of its answer was handed to
+the socket (HTTP parsing of that last chunk, WebSocket framing and compression included;
+see :mod:`agent.mockmodel.app`). The overhead therefore includes everything on our side:
+building and sending the request, loopback transit both ways, parsing the stream,
+committing items (history and session bookkeeping), and the MCP round trip to the no-op
+tool over stdio, which is reported separately as well. Rollouts of 1, 10 and 100 turns on
+each transport, on a warm connection (one warm-up rollout first), each repeated; medians
+throughout. The mock's own CPU per request is reported too: on a 2-core machine it
+competes with the client for a core, so it is kept small.
 
 **Flatness**: within the 100-turn rollouts, the median overhead of turns 91–100 against
 turns 1–10 (windows, because a single turn of a single run is mostly noise).
@@ -85,9 +90,17 @@ class MockProcess:
             raise RuntimeError(f"mock-model did not start: {line!r}")
         self.url = line.split("listening on ", 1)[1].split()[0]
 
-    def records(self) -> list[dict[str, Any]]:
-        lines = self.records_file.read_text().splitlines()
-        return [r for r in map(json.loads, lines) if r["endpoint"] == "responses"]
+    def records(self, at_least: int = 0) -> list[dict[str, Any]]:
+        """The ``responses`` records so far, waiting (briefly) until there are
+        ``at_least``: the mock writes a request's line just after the last byte of its
+        answer, which the client may already have read."""
+        deadline = time.monotonic() + 10
+        while True:
+            text = self.records_file.read_text() if self.records_file.exists() else ""
+            found = [r for r in map(json.loads, text.splitlines()) if r["endpoint"] == "responses"]
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            time.sleep(0.001)
 
     def close(self) -> None:
         self.proc.terminate()
@@ -121,6 +134,8 @@ class Rollouts:
     """Overhead minus the no-op call's own round trip: the loop and the model transport."""
     cpu_ms: list[float] = field(default_factory=list)
     """CPU per turn: this process plus the no-op tool server (robust on a busy machine)."""
+    mock_cpu_ms: list[float] = field(default_factory=list)
+    """CPU of the mock model's process per request."""
 
 
 @dataclass
@@ -172,17 +187,21 @@ async def measure(
             provider, choice, retry=RetryPolicy(max_retries=0), skip_lifecycle=True
         )
         try:
+            seen = len(mock.records()) + turns + 1
             await one_rollout(hub, transport, context, Timing())  # warm-up
+            mock.records(at_least=seen)  # the warm-up's last line may still be on its way
             tool_pid = noop_pid()
             for _ in range(reps):
                 timing = Timing()
-                seen = len(mock.records())
                 cpu = time.process_time() + cpu_seconds(tool_pid)
+                mock_cpu = cpu_seconds(mock.proc.pid)
                 _, end = await one_rollout(hub, transport, context, timing)
                 cpu = time.process_time() + cpu_seconds(tool_pid) - cpu
                 out.cpu_ms.append(cpu * 1000 / (turns + 1))
-                records = mock.records()[seen:]
+                records = mock.records(at_least=seen + turns + 1)[seen:]
+                out.mock_cpu_ms.append((cpu_seconds(mock.proc.pid) - mock_cpu) * 1000 / (turns + 1))
                 assert len(records) == turns + 1, (len(records), turns)
+                seen += turns + 1
                 bounds = [*timing.starts, end]
                 overheads = []
                 for index in range(turns):  # the tool-calling turns; the answer is extra
@@ -326,6 +345,13 @@ async def main() -> None:
                 f"{label}: CPU per turn, agent process + no-op server (100-turn rollouts; "
                 "less sensitive to other load than wall time)",
                 fmt_ms(long.cpu_ms),
+            )
+        )
+        rows.append(
+            Row(
+                f"{label}: CPU per request of the mock model's process (100-turn rollouts; "
+                "it shares the 2 cores with the client)",
+                fmt_ms(long.mock_cpu_ms),
             )
         )
     http, ws = uploads["http"], uploads["websocket"]

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         faults=faults,
         record=args.record,
         record_bodies=args.record_bodies,
+        keep_bodies=False,  # nobody can read them in memory here; --record-bodies writes them
         websocket=not args.no_websocket,
         ws_max_age=args.ws_max_age,
         log_level=args.log_level,

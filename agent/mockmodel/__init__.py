@@ -8,9 +8,11 @@ against it (``toolwire mock-model`` on the command line).
 
 Modules, one concern each: :mod:`~agent.mockmodel.scripts` (what to say),
 :mod:`~agent.mockmodel.latency` (how fast), :mod:`~agent.mockmodel.faults` (how to break),
-:mod:`~agent.mockmodel.records` (what happened), :mod:`~agent.mockmodel.validation` (what
-to refuse), :mod:`~agent.mockmodel.tokens`, :mod:`~agent.mockmodel.prompt` and
-:mod:`~agent.mockmodel.cache` (token and prompt-cache accounting),
+:mod:`~agent.mockmodel.records` (what happened), :mod:`~agent.mockmodel.parsing` (reading a
+request without re-reading what an earlier one sent), :mod:`~agent.mockmodel.validation` (what
+to refuse), :mod:`~agent.mockmodel.jsontext` (JSON out), :mod:`~agent.mockmodel.tokens`,
+:mod:`~agent.mockmodel.prompt` and :mod:`~agent.mockmodel.cache` (token and prompt-cache
+accounting),
 :mod:`~agent.mockmodel.conversation` (context and compaction),
 :mod:`~agent.mockmodel.events` (the event sequence), :mod:`~agent.mockmodel.engine`
 (decisions), :mod:`~agent.mockmodel.app` (the wire) and :mod:`~agent.mockmodel.server`

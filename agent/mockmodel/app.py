@@ -14,11 +14,22 @@ need routing machinery, and the per-request cost of the server is part of what a
 subtracts, so it should be small and honest. Everything that decides *what* to answer is in
 :mod:`agent.mockmodel.engine`; this module decides *how* and *when* to put it on the wire,
 and applies the transport faults (drops, closes, slowness).
+
+**What ``server_ms`` covers.** A request's clock starts when its last bytes arrived — the
+chunk that completed the HTTP body, or the one that completed the WebSocket frame — as the
+ASGI server reports through ``scope["state"][ARRIVAL_STATE]`` (:class:`Arrival`; our uvicorn
+protocols in :mod:`agent.mockmodel.server` do). So it includes the server's HTTP or frame
+parsing of that chunk (and of everything that arrived earlier in it), the scheduling of the
+handler, parsing, validation, planning, the latency model's waits, encoding, framing and
+compression, and stops when the handler returns: after the last byte of the answer (the
+end of the body, the last frame, the close) was handed to the transport. It excludes the
+work on chunks that arrived earlier (request headers apart from the body, the WebSocket
+handshake) and the record's JSON line, written just after. Under an ASGI server that does
+not report arrivals, the clock starts when the handler first runs.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
@@ -32,8 +43,9 @@ from agent.mockmodel.engine import MockModel, Plan
 from agent.mockmodel.errors import ApiError
 from agent.mockmodel.events import Event
 from agent.mockmodel.faults import Fault
+from agent.mockmodel.jsontext import dumps
 from agent.mockmodel.records import Record
-from agent.mockmodel.validation import CreateRequest, parse_json, validate_create
+from agent.mockmodel.validation import CreateRequest, validate_create
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,6 +64,31 @@ _SSE_HEADERS = [
 
 Outcome = Literal["done", "cut", "disconnected"]
 
+ARRIVAL_STATE = "toolwire.arrival"
+"""Key of a connection's :class:`Arrival` in ``scope["state"]``."""
+
+
+class Arrival:
+    """When bytes last arrived on a connection (``perf_counter()``), kept up to date by the
+    ASGI server's protocol and read by the handler once it has the whole request: where
+    the request's ``server_ms`` starts."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at = perf_counter()
+
+
+def _arrival(scope: Scope) -> Arrival | None:
+    arrival = (scope.get("state") or {}).get(ARRIVAL_STATE)
+    return arrival if isinstance(arrival, Arrival) else None
+
+
+def _request_start(arrival: Arrival | None) -> float:
+    """When the request just read became available (now, if the server does not say)."""
+    now = perf_counter()
+    return min(arrival.at, now) if arrival is not None else now
+
 
 class DroppedConnectionError(Exception):
     """Raised out of the application so that the ASGI server closes the TCP connection
@@ -63,21 +100,26 @@ class DroppedConnectionError(Exception):
 class _Tracked:
     """One request's record while it is being answered.
 
-    :meth:`publish` stamps ``server_ms`` and appends the record; every path calls it just
-    before the write that lets the client see the end of its answer (the terminal event,
-    the error body, the close frame). A client that reads ``records`` right after its
-    request returned therefore always finds it, complete, even when the server runs in
-    another thread. Publishing is idempotent; the request handler's ``finally`` publishes
-    whatever is left (a client that went away, a dropped connection).
+    :meth:`publish` adds the record to ``records``; every path calls it just before the
+    write that lets the client see the end of its answer (the terminal event, the error
+    body, the close frame), so a client that reads ``records`` right after its request
+    returned always finds it, even when the server runs in another thread. :meth:`finish`
+    runs when the handler returns, after the last byte was handed to the transport: it
+    stamps the final ``server_ms`` and writes the JSON line. (A reader in another thread
+    or process may thus see the record a moment before ``server_ms`` is final; one in the
+    server's own event loop never does, as nothing else runs in between.) Both are
+    idempotent; the handler's ``finally`` finishes whatever is left (a client that went
+    away, a dropped connection).
     """
 
-    __slots__ = ("model", "published", "record", "start")
+    __slots__ = ("finished", "model", "published", "record", "start")
 
     def __init__(self, model: MockModel, record: Record, start: float) -> None:
         self.model = model
         self.record = record
         self.start = start
         self.published = False
+        self.finished = False
 
     def elapsed_ms(self) -> float:
         return (perf_counter() - self.start) * 1000
@@ -88,13 +130,16 @@ class _Tracked:
             self.record.server_ms = self.elapsed_ms()
             self.model.records.append(self.record)
 
+    def finish(self) -> None:
+        if not self.finished:
+            self.finished = True
+            self.publish()
+            self.record.server_ms = self.elapsed_ms()
+            self.model.records.write(self.record)
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-"""Compact JSON; one encoder built once (``json.dumps`` with options builds one per call)."""
 
-
-def _sse(event: Event) -> bytes:
-    return f"event: {event['type']}\ndata: {_dumps(event)}\n\n".encode()
+def _sse(plan: Plan, event: Event) -> bytes:
+    return f"event: {event['type']}\ndata: {plan.event_json(event)}\n\n".encode()
 
 
 def _utf8_len(text: str) -> int:
@@ -219,20 +264,20 @@ class MockModelApp:
     # -- HTTP --------------------------------------------------------------------------
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = perf_counter()
         started_at = time.time()
         method: str = scope["method"]
         path: str = scope["path"]
         endpoint = _ENDPOINTS.get(path)
         if endpoint is None:
-            await _send_json(send, 404, errors.not_found(method, path).body())
+            await _send_json(send, 404, dumps(errors.not_found(method, path).body()))
             return
         if method != "POST":
             error = errors.method_not_allowed(method, path)
-            await _send_json(send, 405, error.body(), headers={"allow": "POST"})
+            await _send_json(send, 405, dumps(error.body()), headers={"allow": "POST"})
             return
 
         raw = await _read_body(receive)
+        start = _request_start(_arrival(scope))
         model = self.model
         seq = model.next_request()
         record = Record(
@@ -250,9 +295,9 @@ class MockModelApp:
                 fault_error = _fault_error(fault) if fault is not None else None
                 if fault_error is not None:
                     raise fault_error
-                body = parse_json(raw)
-                record.body = body if model.keep_bodies else None
-                req = validate_create(body, transport="http")
+                parsed = model.memo.parse(raw)
+                record.body = parsed.data if model.keep_bodies else None
+                req = validate_create(parsed, transport="http")
                 _fill_record(record, req)
                 previous = model.resolve_previous(req.previous_response_id)
                 if endpoint == "compact":
@@ -268,9 +313,9 @@ class MockModelApp:
                 record.status = "error"
                 record.http_status = exc.status
                 record.error_code = exc.code
-                await _send_json(send, exc.status, exc.body(), tracked, exc.headers)
+                await _send_json(send, exc.status, dumps(exc.body()), tracked, exc.headers)
         finally:
-            tracked.publish()
+            tracked.finish()
 
     def _headers(self, *extra: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
         return [*extra, (b"x-request-id", self.model.ids.new("req").encode())]
@@ -279,7 +324,7 @@ class MockModelApp:
         self, receive: Receive, send: Send, plan: Plan, fault: Fault | None, tracked: _Tracked
     ) -> None:
         record = tracked.record
-        started = False
+        started = ended = False
 
         async def start_response() -> None:
             nonlocal started
@@ -288,14 +333,16 @@ class MockModelApp:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
 
         async def send_batch(events: list[Event], final: bool) -> None:
+            nonlocal ended
             if not started:
                 await start_response()
-            chunk = b"".join(_sse(event) for event in events)
+            chunk = b"".join([_sse(plan, event) for event in events])
             record.bytes_sent += len(chunk)
             if final:
                 record.status = plan.status
                 tracked.publish()
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                ended = True  # the last events end the body: one write fewer
+            await send({"type": "http.response.body", "body": chunk, "more_body": not final})
 
         outcome = await _pump_watching(receive, plan, fault, send_batch, tracked)
         if outcome == "disconnected":
@@ -306,7 +353,8 @@ class MockModelApp:
                 await start_response()
             record.status = "dropped"
             raise DroppedConnectionError
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if not ended:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _http_json(
         self, send: Send, plan: Plan, fault: Fault | None, tracked: _Tracked
@@ -329,10 +377,10 @@ class MockModelApp:
                 code=plan.final["error"]["code"],
             )
             record.status, record.http_status, record.error_code = "error", 500, error.code
-            await _send_json(send, 500, error.body(), tracked)
+            await _send_json(send, 500, dumps(error.body()), tracked)
             return
         record.status = plan.status
-        await _send_json(send, 200, plan.final, tracked, self._headers())
+        await _send_json(send, 200, plan.response_json(plan.final), tracked, self._headers())
 
     async def _http_compact(
         self,
@@ -352,7 +400,7 @@ class MockModelApp:
             record.status = "dropped"
             raise DroppedConnectionError
         record.status = "completed"
-        await _send_json(send, 200, result, tracked, self._headers())
+        await _send_json(send, 200, dumps(result), tracked, self._headers())
 
     # -- WebSocket ---------------------------------------------------------------------
 
@@ -362,35 +410,39 @@ class MockModelApp:
         if message["type"] != "websocket.connect":
             return
         if scope["path"] != "/v1/responses":
-            await _deny(send, 404, errors.not_found("GET", scope["path"]).body())
+            await _deny(send, 404, dumps(errors.not_found("GET", scope["path"]).body()))
             return
         if not model.websocket:
             error = ApiError(
                 426, "WebSocket mode is not available on this server.", code="upgrade_required"
             )
-            await _deny(send, 426, error.body())
+            await _deny(send, 426, dumps(error.body()))
             return
         await send({"type": "websocket.accept"})
         connection = _WsConnection(model.next_connection(), time.monotonic())
+        arrival = _arrival(scope)
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
                 return
             if message["type"] != "websocket.receive":
                 continue
+            start = _request_start(arrival)
             data = message.get("text")
             if data is None:
                 data = message.get("bytes") or b""
             try:
-                keep_open = await self._ws_frame(send, connection, data)
+                keep_open = await self._ws_frame(send, connection, data, start)
             except OSError:  # the client went away while we were sending
                 return
             if not keep_open:
                 return
 
-    async def _ws_frame(self, send: Send, conn: _WsConnection, data: str | bytes) -> bool:
-        """Answer one client frame; False when the connection is finished."""
-        start = perf_counter()
+    async def _ws_frame(
+        self, send: Send, conn: _WsConnection, data: str | bytes, start: float
+    ) -> bool:
+        """Answer one client frame (which arrived at ``start``); False when the connection
+        is finished."""
         model = self.model
         seq = model.next_request()
         size = _utf8_len(data) if isinstance(data, str) else len(data)
@@ -410,7 +462,8 @@ class MockModelApp:
         continued: str | None = None
         try:
             try:
-                body = parse_json(data)
+                parsed = model.memo.parse(data)
+                body = parsed.data
                 record.body = body if model.keep_bodies else None
                 lane = body.get("stream_id")
                 stream_id = lane if isinstance(lane, str) else None
@@ -425,7 +478,7 @@ class MockModelApp:
                 fault_error = _fault_error(fault) if fault is not None else None
                 if fault_error is not None:
                     raise fault_error
-                req = validate_create(body, transport="ws")
+                req = validate_create(parsed, transport="ws")
                 _fill_record(record, req)
                 continued = req.previous_response_id
                 previous = model.resolve_previous(continued, conn.cache)
@@ -437,7 +490,7 @@ class MockModelApp:
                 cache = conn.cache
                 if continued is not None and cache is not None and cache.response_id == continued:
                     conn.cache = None  # a failed continuation evicts its parent
-                frame = _dumps(exc.ws_event(stream_id=stream_id))
+                frame = dumps(exc.ws_event(stream_id=stream_id))
                 record.bytes_sent = _utf8_len(frame)
                 tracked.publish()
                 await send({"type": "websocket.send", "text": frame})
@@ -447,7 +500,7 @@ class MockModelApp:
                 return True
             return await self._ws_stream(send, conn, plan, fault, tracked, stream_id)
         finally:
-            tracked.publish()
+            tracked.finish()
 
     async def _ws_stream(
         self,
@@ -465,7 +518,9 @@ class MockModelApp:
             for event in events:
                 if stream_id is not None:
                     event["stream_id"] = stream_id
-                frame = _dumps(_ws_error_from_stream(event) if event["type"] == "error" else event)
+                frame = plan.event_json(
+                    _ws_error_from_stream(event) if event["type"] == "error" else event
+                )
                 record.bytes_sent += _utf8_len(frame)
                 frames.append(frame)
             if final:
@@ -520,12 +575,13 @@ async def _read_body(receive: Receive) -> bytes:
 async def _send_json(
     send: Send,
     status: int,
-    body: object,
+    text: str,
     tracked: _Tracked | None = None,
     headers: dict[str, str] | list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    """Send a whole JSON answer, publishing ``tracked`` (with ``bytes_sent``) first."""
-    payload = _dumps(body).encode()
+    """Send a whole JSON answer (``text``), publishing ``tracked`` (with ``bytes_sent``)
+    first."""
+    payload = text.encode()
     raw_headers = [_JSON, (b"content-length", str(len(payload)).encode())]
     if isinstance(headers, dict):
         raw_headers.extend((k.encode(), v.encode()) for k, v in headers.items())
@@ -538,10 +594,10 @@ async def _send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
-async def _deny(send: Send, status: int, body: object) -> None:
+async def _deny(send: Send, status: int, text: str) -> None:
     """Refuse a WebSocket handshake with a real HTTP status (the ASGI
     ``websocket.http.response`` extension), e.g. 426 when WebSocket mode is off."""
-    payload = _dumps(body).encode()
+    payload = text.encode()
     await send(
         {
             "type": "websocket.http.response.start",

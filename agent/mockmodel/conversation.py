@@ -7,7 +7,11 @@ and in the WebSocket connection's one-slot cache regardless.
 
 :func:`scan` reads the facts a turn decision needs from a context in one pass: how many
 model turns it holds, which function calls were made (to reject an output nobody asked
-for), and which tool outputs arrived since the model last spoke (for rules).
+for), and which tool outputs arrived since the model last spoke (for rules). It can resume
+from the facts of an earlier run of items, so a :class:`Context` — items plus their prompt
+bytes and facts — grows by its new items only: a conversation continued over the WebSocket,
+or re-sent in full over HTTP (see :mod:`agent.mockmodel.parsing`), costs the server the
+same per turn at turn 100 as at turn 1.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.mockmodel.errors import ApiError
-from agent.mockmodel.prompt import items_bytes
+from agent.mockmodel.prompt import items_bytes, join_items
 from agent.mockmodel.scripts import ToolOutput
 from schemas.responses import MODEL_ITEM_TYPES, TOOL_OUTPUT_ITEM_TYPES
 
@@ -31,28 +35,55 @@ COMPACTION_PREFIX = "twmock1."
 
 
 @dataclass(slots=True)
-class Conversation:
-    """The context of one finished response."""
-
-    response_id: str
-    items: list[Item]
-    _blob: bytes | None = field(default=None, repr=False)
-
-    @property
-    def blob(self) -> bytes:
-        """Canonical prompt bytes of :attr:`items` (computed on first use)."""
-        if self._blob is None:
-            self._blob = items_bytes(self.items)
-        return self._blob
-
-
-@dataclass(slots=True)
 class Facts:
     turns: int = 0
     calls: dict[str, str] = field(default_factory=dict)
     recent_outputs: list[ToolOutput] = field(default_factory=list)
     orphan_call_id: str | None = None
     """The first ``function_call_output`` whose call is not in the conversation."""
+    in_model_run: bool = False
+    """The last item scanned was the model's (so the next model item is the same turn)."""
+
+    def copy(self) -> Facts:
+        return Facts(
+            self.turns,
+            dict(self.calls),
+            list(self.recent_outputs),
+            self.orphan_call_id,
+            self.in_model_run,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A run of items with what every request derives from them: the canonical prompt bytes
+    (:func:`~agent.mockmodel.prompt.items_bytes`) and the :func:`scan` facts. Treated as
+    immutable, so that a continuation can share it."""
+
+    items: list[Item]
+    blob: bytes
+    facts: Facts
+
+    def extend(self, items: Sequence[Item]) -> Context:
+        """This context followed by ``items``, at the cost of ``items`` alone."""
+        if not items:
+            return self
+        return Context(
+            [*self.items, *items],
+            join_items(self.blob, items_bytes(items)),
+            scan(items, after=self.facts),
+        )
+
+
+EMPTY_CONTEXT = Context([], b"", Facts())
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """The context of one finished response."""
+
+    response_id: str
+    context: Context
 
 
 def is_model_item(item: Item) -> bool:
@@ -75,9 +106,11 @@ def output_text(output: object) -> str:
     return ""
 
 
-def scan(items: Sequence[Item]) -> Facts:
-    facts = Facts()
-    in_model_run = False
+def scan(items: Sequence[Item], *, after: Facts | None = None) -> Facts:
+    """The facts of ``items``; with ``after``, of the items ``after`` was scanned from
+    followed by ``items`` (``after`` itself is left as it was)."""
+    facts = after.copy() if after is not None else Facts()
+    in_model_run = facts.in_model_run
     for item in items:
         kind = item.get("type")
         if is_model_item(item):
@@ -104,6 +137,7 @@ def scan(items: Sequence[Item]) -> Facts:
             facts.recent_outputs.clear()
         else:
             facts.recent_outputs.clear()
+    facts.in_model_run = in_model_run
     return facts
 
 
@@ -125,10 +159,11 @@ def decode_compaction(blob: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def check_compaction_items(items: Sequence[Item]) -> None:
+def check_compaction_items(items: Sequence[Item], *, start: int = 0) -> None:
     """Reject compaction items this server cannot read, as the real API rejects blobs it
-    did not produce."""
-    for index, item in enumerate(items):
+    did not produce. Items before ``start`` are known to have passed already."""
+    for index in range(start, len(items)):
+        item = items[index]
         if item.get("type") == "compaction":
             blob = item.get("encrypted_content")
             if not isinstance(blob, str) or decode_compaction(blob) is None:

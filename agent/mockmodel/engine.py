@@ -1,10 +1,11 @@
 """The mock model itself, independent of transport.
 
 :class:`MockModel` holds everything that outlives a request — the script, the latency
-model, pending faults, the response store, the prompt cache and the records — and turns one
-validated request into a :class:`Plan`: the events to send, when to send each, and what to
-remember. The HTTP and WebSocket front ends in :mod:`agent.mockmodel.app` only move bytes
-and apply faults, so both transports answer the same request identically.
+model, pending faults, the response store, the prompt cache, the memory of recent requests'
+bytes (:mod:`agent.mockmodel.parsing`) and the records — and turns one validated request
+into a :class:`Plan`: the events to send, when to send each, and what to remember. The
+HTTP and WebSocket front ends in :mod:`agent.mockmodel.app` only move bytes and apply
+faults, so both transports answer the same request identically.
 """
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ from typing import Any
 from agent.mockmodel import errors
 from agent.mockmodel.cache import PromptCache
 from agent.mockmodel.conversation import (
+    EMPTY_CONTEXT,
+    Context,
     Conversation,
     check_compaction_items,
     encode_compaction,
-    scan,
     user_messages,
 )
 from agent.mockmodel.events import BEFORE_OUTPUT, Event, IdMaker, StreamBuilder
 from agent.mockmodel.faults import Fault, FaultPlan
+from agent.mockmodel.jsontext import dumps, dumps_with
 from agent.mockmodel.latency import LatencyModel
-from agent.mockmodel.prompt import header_bytes, items_bytes, join_items
+from agent.mockmodel.parsing import RequestMemo
+from agent.mockmodel.prompt import header_bytes
 from agent.mockmodel.records import Record, RecordLog
 from agent.mockmodel.scripts import Script, Turn
 from agent.mockmodel.tokens import cached_tokens, estimate_tokens, prefix_tokens
@@ -51,19 +55,31 @@ class Plan:
     status: str
     conversation: Conversation
     """The context to continue from with ``previous_response_id``."""
+    tools: list[Any]
+    """The request's ``tools``, which every response object in :attr:`events` echoes..."""
+    tools_json: str
+    """... and their JSON, spliced into each such object rather than encoded again."""
+
+    def event_json(self, event: Event) -> str:
+        """An event as compact JSON text."""
+        response = event.get("response")
+        if isinstance(response, dict) and response.get("tools") is self.tools:
+            return dumps_with(event, "response", self.response_json(response))
+        return dumps(event)
+
+    def response_json(self, response: dict[str, Any]) -> str:
+        """A response object of this plan (e.g. :attr:`final`) as compact JSON text."""
+        return dumps_with(response, "tools", self.tools_json)
 
 
 @dataclass(slots=True)
 class Prompt:
     """What the model reads for a request, and what it costs."""
 
-    context: list[Any]
-    items_blob: bytes
+    context: Context
     input_tokens: int
     cached_tokens: int
     cache_write_tokens: int
-    facts_turns: int
-    recent: list[Any]
 
 
 class MockModel:
@@ -90,6 +106,8 @@ class MockModel:
         """Keep each parsed request on its record (off for long benchmarks with big inputs,
         where holding every body would grow memory without bound)."""
         self.cache = PromptCache()
+        self.memo = RequestMemo()
+        """What recent requests' bytes parsed to (see :mod:`agent.mockmodel.parsing`)."""
         self.ids = IdMaker()
         self.websocket = websocket
         """Accept WebSocket upgrades; when False they are refused with 426."""
@@ -139,31 +157,36 @@ class MockModel:
     # -- planning ----------------------------------------------------------------------
 
     def _prompt(self, req: CreateRequest, previous: Conversation | None) -> Prompt:
-        check_compaction_items(req.items)
-        context = [*previous.items, *req.items] if previous is not None else req.items
-        facts = scan(context)
-        if facts.orphan_call_id is not None:
-            raise orphan_output(facts.orphan_call_id)
-        new_blob = items_bytes(req.items)
-        items_blob = join_items(previous.blob, new_blob) if previous is not None else new_blob
-        prompt = header_bytes(req.instructions, req.tools) + items_blob
+        """The request's context (continuing ``previous`` or an input the request repeats,
+        so that only new items cost anything), checked, costed and remembered."""
+        known = req.known_input
+        checked = len(known.context.items) if known is not None else 0
+        check_compaction_items(req.items, start=checked)
+        if previous is not None:
+            context = previous.context.extend(req.items)
+        elif known is not None:
+            context = known.context.extend(req.items[checked:])
+        else:
+            context = EMPTY_CONTEXT.extend(req.items)
+        if context.facts.orphan_call_id is not None:
+            raise orphan_output(context.facts.orphan_call_id)
+        if previous is None and req.input_head is not None:
+            self.memo.remember_input(req.input_head, context)
+        prompt = header_bytes(req.instructions, req.tools_json) + context.blob
         input_tokens = estimate_tokens(len(prompt))
         cached = min(self.cache.lookup(req.prompt_cache_key, prompt), input_tokens)
         cacheable = cached_tokens(prefix_tokens(len(prompt)))
         return Prompt(
             context=context,
-            items_blob=items_blob,
             input_tokens=input_tokens,
             cached_tokens=cached,
             cache_write_tokens=max(0, cacheable - cached),
-            facts_turns=facts.turns,
-            recent=facts.recent_outputs,
         )
 
     def plan(self, req: CreateRequest, previous: Conversation | None, record: Record) -> Plan:
         """Decide the response to ``req`` (which continues ``previous``, if given)."""
         prompt = self._prompt(req, previous)
-        record.context_items = len(prompt.context)
+        record.context_items = len(prompt.context.items)
         record.input_tokens = prompt.input_tokens
         record.cached_tokens = prompt.cached_tokens
 
@@ -176,7 +199,8 @@ class MockModel:
         )
         builder.start()
         if req.generate:
-            selection = self.script.select(prompt.facts_turns, prompt.recent)
+            facts = prompt.context.facts
+            selection = self.script.select(facts.turns, facts.recent_outputs)
             turn, record.turn = selection.turn, selection.source
         else:
             turn = _WARM_UP
@@ -197,14 +221,9 @@ class MockModel:
         record.response_id = response_id
 
         built = builder.built
-        output = built.output
-        conversation = Conversation(
-            response_id,
-            [*prompt.context, *output],
-            join_items(prompt.items_blob, items_bytes(output)),
-        )
+        conversation = Conversation(response_id, prompt.context.extend(built.output))
         if req.store and turn.status != "error":
-            self.remember(Conversation(response_id, conversation.items))
+            self.remember(conversation)
         return Plan(
             response_id=response_id,
             events=built.events,
@@ -212,6 +231,8 @@ class MockModel:
             final=final,
             status=turn.status,
             conversation=conversation,
+            tools=req.tools,
+            tools_json=req.tools_json,
         )
 
     def _times(self, offsets: list[int], prompt: Prompt, *, has_output: bool) -> list[float]:
@@ -230,10 +251,11 @@ class MockModel:
         """``POST /v1/responses/compact``: the user messages of the conversation and one
         compaction item that stands for the rest. Returns the body and its delay in ms."""
         prompt = self._prompt(req, previous)
-        record.context_items = len(prompt.context)
+        context = prompt.context
+        record.context_items = len(context.items)
         record.input_tokens = prompt.input_tokens
         record.cached_tokens = prompt.cached_tokens
-        blob = encode_compaction(prompt.facts_turns, prompt.context)
+        blob = encode_compaction(context.facts.turns, context.items)
         item = {"id": self.ids.new("cmp"), "type": "compaction", "encrypted_content": blob}
         output_tokens = estimate_tokens(len(blob))
         record.output_tokens = output_tokens
@@ -243,7 +265,7 @@ class MockModel:
             "id": response_id,
             "object": "response.compaction",
             "created_at": int(time.time()),
-            "output": [*user_messages(prompt.context), item],
+            "output": [*user_messages(context.items), item],
             "usage": {
                 "input_tokens": prompt.input_tokens,
                 "input_tokens_details": {

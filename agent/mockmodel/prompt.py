@@ -17,16 +17,19 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from agent.mockmodel.jsontext import dumps
+
 _DROP_ITEM_KEYS = frozenset({"id", "status"})
-# One encoder each, built once: ``json.dumps`` with options builds a new encoder per call.
-_HEADER_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# Built once: ``json.dumps`` with options builds a new encoder per call.
 _ITEMS_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 _DROP_PART_KEYS = frozenset({"annotations", "logprobs"})
 
 
-def header_bytes(instructions: object, tools: object) -> bytes:
-    """Instructions and tools, in the client's own key order."""
-    return _HEADER_ENCODER.encode({"instructions": instructions, "tools": tools}).encode()
+def header_bytes(instructions: object, tools_json: str) -> bytes:
+    """Instructions and tools, in the client's own key order: the compact JSON object
+    ``{"instructions": ..., "tools": ...}``, with the tools given already encoded (see
+    :mod:`agent.mockmodel.jsontext`)."""
+    return f'{{"instructions":{dumps(instructions)},"tools":{tools_json}}}'.encode()
 
 
 def canonical_item(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,14 +2,19 @@
 
 Each request — on either transport, to either endpoint, accepted or not — yields a
 :class:`Record`. In-process users read ``server.records``; ``--record FILE`` appends them
-as JSON lines as they happen (flushed per line, so a killed server loses nothing).
+as JSON lines (one write per line, so a killed server loses nothing already answered).
 
-``server_ms`` is the time the server itself spent on the request, from the moment the
-application saw it to the write that completes the answer (the terminal event, the error,
-the JSON body), *including* the waits of the latency model (``simulated_ms`` of it). A
-benchmark that measures a turn's wall time on the client subtracts ``server_ms`` to get the
-client's own overhead. The record is published just *before* that last write, so a client
-that has its answer always finds the record — complete — in ``records``.
+``server_ms`` is the time the server itself spent on the request: from the arrival of the
+request's last bytes to the moment the last byte of the answer was handed to the transport,
+*including* the waits of the latency model (``simulated_ms`` of it); exactly what it covers
+is in :mod:`agent.mockmodel.app`. A benchmark that measures a turn's wall time on the client
+subtracts ``server_ms`` to get the client's own overhead.
+
+A record joins ``records`` just *before* the write that lets the client see the end of its
+answer, so a client that has its answer always finds the record there; its ``server_ms`` is
+final, and its JSON line written, once the server has handed over that last byte. A reader
+of the file in another process may therefore have its answer a moment before the line is
+there (``bench/loop.py`` waits for the lines it expects).
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ class Record:
     """The parsed request (kept in memory; written to the JSONL file only when asked)."""
 
     def to_dict(self, *, include_body: bool = False) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = {name: getattr(self, name) for name in _FIELDS}
         if not include_body:
             del data["body"]
         data["server_ms"] = round(self.server_ms, 3)
@@ -75,10 +80,13 @@ class Record:
         return data
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(Record))
+
+
 class RecordLog:
-    """The in-memory list of records, optionally mirrored to a JSONL file. Appends come
-    from the server's event loop; reads may come from another thread (a benchmark running
-    the server in the background), hence the lock."""
+    """The in-memory list of records, optionally mirrored to a JSONL file. Appends and
+    writes come from the server's event loop; reads may come from another thread (a
+    benchmark running the server in the background), hence the lock."""
 
     def __init__(self, path: str | Path | None = None, *, include_bodies: bool = False) -> None:
         self._lock = threading.Lock()
@@ -88,8 +96,12 @@ class RecordLog:
         self._file: IO[str] | None = None
 
     def append(self, record: Record) -> None:
+        """Make ``record`` visible to readers of :meth:`snapshot`."""
         with self._lock:
             self._records.append(record)
+
+    def write(self, record: Record) -> None:
+        """Append ``record``'s JSON line to the file, if there is one (once it is final)."""
         if self._path is not None:
             if self._file is None:  # opened on first use, reopened after a restart
                 self._file = self._path.open("a", encoding="utf-8")

@@ -7,18 +7,21 @@ not a string or a list of objects, an item whose ``type`` the API does not know,
 with an unknown role, a malformed function call or output, and a function tool whose name
 does not match ``^[a-zA-Z0-9_-]{1,64}$``. (Whether a ``function_call_output`` answers a
 call in the conversation can only be decided once ``previous_response_id`` is resolved;
-see :func:`agent.mockmodel.conversation.scan`.)
+see :func:`agent.mockmodel.conversation.scan`.) Input items that an earlier request already
+sent byte for byte (see :mod:`agent.mockmodel.parsing`) passed these checks then and are not
+checked again.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.mockmodel import errors
 from agent.mockmodel.errors import ApiError
+from agent.mockmodel.jsontext import dumps
+from agent.mockmodel.parsing import KnownInput, Parsed
 from schemas.responses import (
     INCLUDE_REASONING_ENCRYPTED,
     KNOWN_INPUT_ITEM_TYPES,
@@ -46,33 +49,38 @@ class CreateRequest:
     prompt_cache_key: str | None
     generate: bool
     stream_id: str | None
+    tools_json: str
+    """``tools`` as compact JSON, encoded once per distinct array."""
+    known_input: KnownInput | None = None
+    """An earlier, validated input whose items begin :attr:`items`."""
+    input_head: str | None = None
+    """The text of the ``input`` array without its closing bracket (to remember it by)."""
 
 
-def parse_json(raw: bytes | str) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise errors.invalid_json() from exc
-    if not isinstance(body, dict):
-        raise errors.invalid_json()
-    return body
-
-
-def validate_create(body: dict[str, Any], *, transport: Literal["http", "ws"]) -> CreateRequest:
+def validate_create(parsed: Parsed, *, transport: Literal["http", "ws"]) -> CreateRequest:
+    body = parsed.data
     model = body.get("model")
     if model is None:
         raise errors.missing_parameter("model")
     if not isinstance(model, str):
         raise errors.invalid_type("model", "a string", model)
 
-    items = _input_items(body.get("input"))
+    known = parsed.known_input
+    items = _input_items(body.get("input"), checked=len(known.context.items) if known else 0)
     tools = body.get("tools")
     if tools is None:
         tools = []
     if not isinstance(tools, list):
         raise errors.invalid_type("tools", "an array", tools)
-    for index, tool in enumerate(tools):
-        _check_tool(index, tool)
+    known_tools = parsed.tools
+    if known_tools is not None and known_tools.value is not tools:
+        known_tools = None  # trust the entry only for the very list in the body
+    if known_tools is None or not known_tools.checked:
+        for index, tool in enumerate(tools):
+            _check_tool(index, tool)
+    if known_tools is not None:
+        known_tools.checked = True
+    tools_json = known_tools.json if known_tools is not None else dumps(tools)
 
     if transport == "ws" and body.get("background"):
         raise errors.invalid_value(
@@ -111,18 +119,22 @@ def validate_create(body: dict[str, Any], *, transport: Literal["http", "ws"]) -
         prompt_cache_key=cache_key,
         generate=body.get("generate") is not False,
         stream_id=stream_id,
+        tools_json=tools_json,
+        known_input=known,
+        input_head=parsed.input_head,
     )
 
 
-def _input_items(value: object) -> list[dict[str, Any]]:
+def _input_items(value: object, *, checked: int = 0) -> list[dict[str, Any]]:
+    """The input as a list of items; the first ``checked`` are known to be valid."""
     if value is None:
         return []
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
     if not isinstance(value, list):
         raise errors.invalid_type("input", "a string or an array", value)
-    for index, item in enumerate(value):
-        _check_item(index, item)
+    for index in range(checked, len(value)):
+        _check_item(index, value[index])
     return value
 
 
