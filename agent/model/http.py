@@ -3,33 +3,33 @@
 Stateless by design: every request carries the whole input, ``store: false`` and the
 encrypted reasoning (both set in the :class:`~agent.model.request.RequestTemplate`), so the
 server keeps nothing and any replica can answer. ``prompt_cache_key`` keeps those repeated
-prefixes hitting the prompt cache. One ``httpx2.AsyncClient`` (its keep-alive pool, TLS
-context and certificates) serves the whole session: building a client per request costs
-milliseconds per turn.
+prefixes hitting the prompt cache. One connection pool (keep-alive, TLS context and
+certificates) serves the whole session: building a client per request costs milliseconds per
+turn.
 
 Events are parsed incrementally as they arrive (:class:`~agent.model.sse.SseParser` over the
 raw response stream), so text reaches the screen token by token and the first tool call can
 be seen before the response ends.
 
-The streaming request goes straight to the client's connection pool (``httpx2``'s public
-transport interface) rather than through ``AsyncClient.stream``: the client layer (URL
-merging, cookies, auth and redirect handling, event hooks, text decoding, its SSE decoder)
-costs about 0.25 ms of CPU per request and the Responses API needs none of it. The pool still
-does keep-alive, TLS and the proxy from the environment (``HTTPS_PROXY``, ``NO_PROXY``...).
+The streaming request goes straight to an ``httpcore2`` pool (:mod:`agent.model.pool`) rather
+than through ``httpx2.AsyncClient.stream``: the client layer (URL merging, cookies, auth and
+redirect handling, event hooks, text decoding, its SSE decoder) costs about 0.25 ms of CPU per
+request and the Responses API needs none of it, and the pool sends each request in one write.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Mapping, Sequence
 from typing import Any, Literal, cast
 
 import anyio
+import httpcore2
 import httpx2
 
 from agent.model.base import Event, ModelEvent, TransportStats, retrying
 from agent.model.errors import ContextWindowExceededError, ModelError, is_retryable
+from agent.model.pool import TRANSPORT_ERRORS, connection_pool
 from agent.model.request import History, RequestTemplate, encode
 from agent.model.retry import RetryPolicy, parse_retry_after
 from agent.model.sse import SseParser
@@ -46,30 +46,16 @@ most of a client's per-turn work on a short turn. With ``skip_lifecycle`` they a
 recognised without parsing (SSE ``event:`` line, or the frame's first bytes) and dropped."""
 
 
-def proxy_for(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``/
-    ``ALL_PROXY``, unless ``NO_PROXY`` exempts the host), as ``AsyncClient`` would pick it."""
-    parsed = httpx2.URL(url)
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get(parsed.scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass(parsed.host):
-        return None
-    return proxy
-
-
-def default_pool(url: str) -> httpx2.AsyncHTTPTransport:
-    """The session's connection pool for requests to ``url`` (keep-alive for the session)."""
-    return httpx2.AsyncHTTPTransport(
-        limits=httpx2.Limits(max_keepalive_connections=4, keepalive_expiry=300.0),
-        proxy=proxy_for(url),
-    )
-
-
-def wire_size(request: httpx2.Request, body: bytes) -> int:
+def wire_size(request: httpcore2.Request, body: bytes) -> int:
     """Bytes of an HTTP/1.1 request on the wire: request line, headers, blank line, body."""
-    line = len(request.method) + len(request.url.raw_path) + len(" HTTP/1.1\r\n") + 1
-    headers = sum(len(k) + len(v) + 4 for k, v in request.headers.raw)
+    line = len(request.method) + len(request.url.target) + len(" HTTP/1.1\r\n") + 1
+    headers = sum(len(k) + len(v) + 4 for k, v in request.headers)
     return line + headers + 2 + len(body)
+
+
+def _header_map(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Response headers by lower-case name (what :func:`parse_retry_after` reads)."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
 
 
 def error_from_body(status: int, body: bytes, headers: Mapping[str, str]) -> ModelError:
@@ -145,19 +131,25 @@ class HttpTransport:
         skip_lifecycle: bool = False,
     ) -> None:
         base = base_url.rstrip("/")
-        self._url = httpx2.URL(base + "/responses")
+        url = httpx2.URL(base + "/responses")
+        self._url = httpcore2.URL(
+            scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+        )
+        self._host = url.netloc.decode("ascii")
         self._compact_url = base + "/responses/compact"
-        self._headers = {"Content-Type": "application/json", **(headers or {})}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._headers = headers
         self._retry = retry or RetryPolicy()
         self._skip = SKIPPABLE if skip_lifecycle else frozenset()
         timeout = httpx2.Timeout(idle_timeout, connect=connect_timeout)
         # ``idle_timeout`` bounds the wait for each read, so a stream that stalls (a
         # half-open connection, a stuck server) fails and is retried.
         self._extensions = {"timeout": timeout.as_dict()}
-        self._pool = default_pool(base)
-        self._client = httpx2.AsyncClient(transport=self._pool, timeout=timeout)
+        self._pool = connection_pool(base)
+        # Compaction (rare, not streamed) goes through an ordinary client.
+        self._client = httpx2.AsyncClient(timeout=timeout)
         self.stats = TransportStats()
 
     @property
@@ -189,20 +181,28 @@ class HttpTransport:
         stats.requests += 1
         stats.full_requests += 1
         stats.bytes_sent += len(body)
-        request = httpx2.Request(
-            "POST", self._url, headers=self._headers, content=body, extensions=self._extensions
+        request = httpcore2.Request(
+            "POST",
+            self._url,
+            headers=[
+                *self._headers.items(),
+                ("Host", self._host),
+                ("Content-Length", str(len(body))),
+            ],
+            content=body,
+            extensions=self._extensions,
         )
         stats.wire_bytes_sent += wire_size(request, body)
         try:
             response = await self._pool.handle_async_request(request)
             try:
-                if response.status_code != 200:
+                if response.status != 200:
                     raw = await response.aread()
-                    raise error_from_body(response.status_code, raw, response.headers)
+                    raise error_from_body(response.status, raw, _header_map(response.headers))
                 parser = SseParser()
                 finished = False
                 skip = self._skip
-                async for chunk in cast(httpx2.AsyncByteStream, response.stream):
+                async for chunk in cast(AsyncIterable[bytes], response.stream):
                     if finished:
                         # Read on to the end of the body (the server closes the stream right
                         # after): a connection with unread body is not reused, and a new
@@ -222,7 +222,7 @@ class HttpTransport:
                     return
             finally:
                 await response.aclose()
-        except httpx2.TransportError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise ModelError(
                 f"connection to the model failed: {type(exc).__name__}: {exc}", retryable=True
             ) from exc
@@ -266,4 +266,5 @@ class HttpTransport:
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
-            await self._client.aclose()  # closes the pool too
+            await self._pool.aclose()
+            await self._client.aclose()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import httpcore2
 import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.model.http import proxy_for, wire_size
+from agent.model.http import wire_size
+from agent.model.pool import proxy_for
 from agent.model.sse import SseParser
 
 
@@ -88,8 +90,10 @@ def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_wire_size_counts_request_line_headers_and_body() -> None:
     body = b'{"a":1}'
-    request = httpx2.Request("POST", "http://h:1/v1/responses", headers={"X": "y"}, content=body)
+    request = httpcore2.Request(
+        "POST", "http://h:1/v1/responses", headers=[("Host", "h:1"), ("X", "y")], content=body
+    )
     head = "POST /v1/responses HTTP/1.1\r\n" + "".join(
-        f"{k.decode()}: {v.decode()}\r\n" for k, v in request.headers.raw
+        f"{k.decode()}: {v.decode()}\r\n" for k, v in request.headers
     )
     assert wire_size(request, body) == len(head) + 2 + len(body)
