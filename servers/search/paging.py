@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from servers.search.events import (
     BEGIN_MARKER,
-    END_MARKER,
     HEAD_BYTES,
     MATCH_MARKER,
     TAIL_BYTES,
@@ -91,6 +90,8 @@ class ContentPage:
     its rendered size would pass ``max_chars``; ``shown_until`` then points at the first match
     not shown, so the next page starts exactly there.
     """
+
+    coalesce = False  # streams: the sooner the page is complete, the sooner rg is stopped
 
     def __init__(
         self,
@@ -284,6 +285,8 @@ class UnorderedBuffer:
     rg blocks when the pipe is full, so any per-event work here would slow rg down.
     """
 
+    coalesce = True  # sorts the whole run (an overflow seen a moment late costs nothing)
+
     def __init__(self, cap: int, max_bytes: int = 4 << 20) -> None:
         self.cap = cap
         self.max_bytes = max_bytes
@@ -315,33 +318,51 @@ class UnorderedBuffer:
 
     def replay(self, page: ContentPage) -> None:
         """Feed the buffered run to ``page`` file by file in path order. Files after the page
-        is complete are only counted, from match totals taken while grouping."""
-        groups: dict[bytes, tuple[list[Item], list[int]]] = {}
-        current: tuple[list[Item], list[int]] | None = None
-        for line in b"".join(self._chunks).split(b"\n"):
-            if not line:
-                continue
-            item: Item = line
-            if len(line) > MAX_EVENT_BYTES:
-                item = Oversize(line[:HEAD_BYTES], line[-TAIL_BYTES:], len(line))
-            if line.startswith(BEGIN_MARKER):
-                current = groups.setdefault(clean_path(begin_path(item)), ([], [0]))
-                continue
-            if current is None:
-                continue  # the summary, after the last file
-            current[0].append(item)
-            if line.startswith(MATCH_MARKER):
-                current[1][0] += 1
-            elif line.startswith(END_MARKER):
-                current = None
-        for path in sorted(groups, key=sort_key):
-            items, (matches,) = groups[path]
+        is complete are only counted, with ``bytes.count`` over their events."""
+        data = b"".join(self._chunks)
+        data = data[: data.rfind(b"\n") + 1]  # a line cut short (rg timed out) is left out
+        spans = file_spans(data)
+        spans.sort(key=lambda span: sort_key(span[0]))
+        for path, start, end in spans:
             if page.satisfied:
-                page.count_file(path, matches)
+                page.count_file(path, data.count(MATCH_MARKER, start, end))
                 continue
             page.enter_file(path)
-            for item in items:
-                page.feed_item(item)
+            for line in data[start:end].split(b"\n"):
+                if len(line) > MAX_EVENT_BYTES:
+                    page.feed_item(Oversize(line[:HEAD_BYTES], line[-TAIL_BYTES:], len(line)))
+                elif line:
+                    page.feed_item(line)
+
+
+_NEXT_BEGIN = b'\n{"type":"begin"'
+_SUMMARY = b'\n{"type":"summary"'
+
+
+def file_spans(data: bytes) -> list[tuple[bytes, int, int]]:
+    """Each file in a whole unordered ``rg --json`` run (complete lines): its path (``./``
+    removed) and where its events after ``begin`` start and end in ``data``.
+
+    rg writes each file's events in one piece (``begin`` to ``end``), so a file's events run
+    to the next ``begin`` line, or to the closing summary. Finding those lines with
+    ``bytes.find`` costs a little per file, where splitting the run into lines cost per event.
+    (An event is one line: newlines and quotes inside its JSON strings are escaped.)
+    """
+    summary = data.rfind(_SUMMARY)
+    stop = len(data) if summary == -1 else summary + 1
+    starts = [0] if data.startswith(BEGIN_MARKER) else []
+    found = data.find(_NEXT_BEGIN, 0, stop)
+    while found != -1:
+        starts.append(found + 1)
+        found = data.find(_NEXT_BEGIN, found + 1, stop)
+    spans: list[tuple[bytes, int, int]] = []
+    for index, begin in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else stop
+        line_end = data.find(b"\n", begin, end)
+        if line_end == -1:
+            line_end = end
+        spans.append((clean_path(begin_path(data[begin:line_end])), line_end + 1, end))
+    return spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +401,8 @@ class _RecordParser:
 
 class FilesPage:
     """``rg --count --null --sortr=modified``: a page of files (newest first) with counts."""
+
+    coalesce = False  # streams in rg's order
 
     def __init__(self, offset: int, limit: int, path_filter: PathFilter | None = None) -> None:
         self.offset = offset
@@ -432,6 +455,8 @@ class CountTally:
 
     Only ``offset + limit`` files are kept (a bounded heap), whatever the number of files.
     """
+
+    coalesce = True  # ranks every file
 
     def __init__(self, offset: int, limit: int, path_filter: PathFilter | None = None) -> None:
         self.offset = offset
@@ -496,4 +521,5 @@ __all__ = [
     "PathFilter",
     "Refused",
     "UnorderedBuffer",
+    "file_spans",
 ]

@@ -5,16 +5,23 @@ from __future__ import annotations
 import base64
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from servers.search.events import (
     LineSplitter,
     Oversize,
+    begin_path,
     clean_path,
     data_bytes,
     kind_of,
     parse,
+    path_of_key,
     show,
     sort_key,
+    sort_keys,
 )
+from tests.search import rgjson
 
 
 def match_line(path: str, line: int, text: str, start: int = 0) -> bytes:
@@ -105,8 +112,6 @@ def test_sort_key_orders_like_a_directory_walk() -> None:
 
 
 def test_begin_path_fast_and_slow() -> None:
-    from servers.search.events import begin_path
-
     plain = b'{"type":"begin","data":{"path":{"text":"./src/a b.py"}}}'
     escaped = json.dumps({"type": "begin", "data": {"path": {"text": 'we"ird\\name'}}}).encode()
     raw = json.dumps(
@@ -115,3 +120,40 @@ def test_begin_path_fast_and_slow() -> None:
     assert begin_path(plain) == b"./src/a b.py"
     assert begin_path(escaped) == b'we"ird\\name'
     assert begin_path(raw) == b"x\xff"
+
+
+@given(st.lists(rgjson.paths, max_size=20))
+def test_sort_keys_of_a_whole_listing_equal_sort_key_path_by_path(paths: list[bytes]) -> None:
+    cleaned = [clean_path(p) for p in paths]
+    keys = sort_keys(b"".join(p + b"\0" for p in cleaned))
+    assert keys == [sort_key(p) for p in cleaned]
+    assert [path_of_key(k) for k in keys] == cleaned
+    # the order is rg's: names compared bytewise, directory by directory ("/" before any byte)
+    by_walk = sorted(cleaned, key=lambda p: p.split(b"/"))
+    assert [path_of_key(k) for k in sorted(keys)] == by_walk
+
+
+@given(rgjson.paths)
+def test_begin_path_agrees_with_a_full_parse(path: bytes) -> None:
+    line = rgjson.begin(path).rstrip(b"\n")
+    assert begin_path(line) == data_bytes(json.loads(line)["data"]["path"]) == path
+
+
+@given(
+    kind=st.sampled_from(["match", "context"]),
+    path=rgjson.paths,
+    number=st.integers(min_value=1, max_value=10**9),
+    text=rgjson.texts,
+    starts=st.lists(st.integers(min_value=0, max_value=100), max_size=3),
+)
+def test_parse_agrees_with_json_loads(
+    kind: str, path: bytes, number: int, text: bytes, starts: list[int]
+) -> None:
+    line = rgjson.lines_event(kind, path, number, text, starts).rstrip(b"\n")
+    event = parse(line)
+    reference = json.loads(line)["data"]
+    assert event.kind == kind
+    assert event.path == data_bytes(reference["path"]) == path
+    assert event.lines == data_bytes(reference["lines"]) == text
+    assert event.line == number
+    assert event.submatch_starts == tuple(starts)

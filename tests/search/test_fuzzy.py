@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from servers.search.fuzzy import FileMatcher, fuzzy_score, is_glob
 
 TREE = [
@@ -67,3 +70,60 @@ def test_glob_mode_keeps_path_order_and_counts_everything() -> None:
         matcher.feed(data[i : i + 5])
     assert matcher.total == 4
     assert matcher.page() == [b"b.py", b"c.py"]  # a/z.py, a+.py come first
+
+
+names = st.lists(
+    st.one_of(
+        st.sampled_from(["/", ".", "_", "-", " ", "Σ", "ς", "σ", "İ", "ß", "K", "é", "\udcff"]),
+        st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\0"), max_size=4),
+    ),
+    min_size=1,
+    max_size=6,
+).map("".join)
+
+
+@given(st.lists(names, max_size=12))
+def test_a_listing_decoded_and_lowered_at_once_equals_path_by_path(paths: list[str]) -> None:
+    # FileMatcher decodes and lower-cases a whole chunk of NUL-separated paths in one go
+    raw = [p.encode("utf-8", "surrogateescape") for p in paths]
+    text = b"".join(r + b"\0" for r in raw).decode("utf-8", "surrogateescape")
+    assert text.split("\0")[:-1] == [r.decode("utf-8", "surrogateescape") for r in raw]
+    assert text.lower().split("\0")[:-1] == [p.lower() for p in paths]
+
+
+@settings(max_examples=200)
+@given(
+    query=names.filter(lambda q: not is_glob(q) and q.strip()),
+    paths=st.lists(names, max_size=15),
+    chunk=st.integers(min_value=1, max_value=40),
+    offset=st.integers(min_value=0, max_value=4),
+)
+def test_fuzzy_pages_equal_scoring_every_path(
+    query: str, paths: list[str], chunk: int, offset: int
+) -> None:
+    lowered = "".join(query.lower().split())
+    scored = []
+    for path in dict.fromkeys(paths):
+        score = fuzzy_score(lowered, path)
+        if score is not None:
+            scored.append((score, path.encode("utf-8", "surrogateescape").replace(b"/", b"\0")))
+    expected = [key.replace(b"\0", b"/") for _, key in sorted(scored)[offset : offset + 3]]
+    matcher = FileMatcher(query, offset, 3)
+    data = b"".join(
+        b"./" + p.encode("utf-8", "surrogateescape") + b"\0" for p in dict.fromkeys(paths)
+    )
+    for i in range(0, len(data), chunk):
+        matcher.feed(data[i : i + chunk])
+    assert matcher.page() == expected
+    assert matcher.total == len(scored)
+
+
+@given(paths=st.lists(names, max_size=15), chunk=st.integers(min_value=1, max_value=40))
+def test_glob_pages_follow_rgs_path_order(paths: list[str], chunk: int) -> None:
+    unique = list(dict.fromkeys(p.encode("utf-8", "surrogateescape") for p in paths))
+    matcher = FileMatcher("*", 1, 4)
+    data = b"".join(b"./" + p + b"\0" for p in unique)
+    for i in range(0, len(data), chunk):
+        matcher.feed(data[i : i + chunk])
+    assert matcher.total == len(unique)
+    assert matcher.page() == sorted(unique, key=lambda p: p.split(b"/"))[1:5]

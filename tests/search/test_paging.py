@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 import random
 
-from servers.search.paging import ContentPage, CountTally, FilesPage, UnorderedBuffer
+from hypothesis import given
+from hypothesis import strategies as st
+
+from servers.search.events import clean_path, data_bytes
+from servers.search.paging import (
+    ContentPage,
+    CountTally,
+    FilesPage,
+    UnorderedBuffer,
+    file_spans,
+)
+from tests.search import rgjson
 
 
 def event(kind: str, path: str, line: int | None = None, text: str = "") -> bytes:
@@ -141,6 +152,60 @@ def test_unordered_replay_equals_a_sorted_stream() -> None:
     assert [(m.path, m.line) for m in replayed.matches] == [
         (m.path, m.line) for m in in_order.matches
     ]
+
+
+def reference_spans(run: bytes) -> list[tuple[bytes, bytes]]:
+    """Each file's events after ``begin`` (``end`` included), found by parsing every line."""
+    found: list[tuple[bytes, list[bytes]]] = []
+    current: list[bytes] | None = None
+    for line in run.splitlines(keepends=True):
+        event = json.loads(line)
+        if event["type"] == "begin":
+            current = []
+            found.append((clean_path(data_bytes(event["data"]["path"])), current))
+        elif current is not None:
+            current.append(line)
+            if event["type"] == "end":
+                current = None
+    return [(path, b"".join(lines)) for path, lines in found]
+
+
+file_blocks = st.lists(
+    st.tuples(
+        rgjson.paths,
+        st.lists(st.tuples(st.booleans(), rgjson.texts), max_size=4),
+        st.sampled_from([None, 0, 123]),
+    ),
+    max_size=6,
+)
+
+
+@given(files=file_blocks, summary=st.booleans(), dot=st.booleans())
+def test_file_spans_agree_with_parsing_every_line(
+    files: list[tuple[bytes, list[tuple[bool, bytes]], int | None]], summary: bool, dot: bool
+) -> None:
+    run = b""
+    for path, events, binary in files:
+        shown = b"./" + path if dot else path
+        run += rgjson.begin(shown)
+        for number, (is_match, text) in enumerate(events, 1):
+            kind = "match" if is_match else "context"
+            run += rgjson.lines_event(kind, shown, number, text + b"\n", [0] if is_match else [])
+        run += rgjson.end(shown, binary)
+    if summary:
+        run += rgjson.SUMMARY
+    spans = [(path, run[start:end]) for path, start, end in file_spans(run)]
+    assert spans == reference_spans(run)
+
+
+def test_replay_leaves_out_a_line_cut_short_by_a_timeout() -> None:
+    whole = file_events("./a.txt", {1: "m 1", 2: "m 2"}, {1, 2})
+    cut = event("begin", "./b.txt") + event("match", "./b.txt", 1, "m")[:-10]
+    buffer = UnorderedBuffer(cap=100)
+    buffer.feed(whole + cut)
+    page = ContentPage(0, 100)
+    buffer.replay(page)
+    assert [(m.path, m.line) for m in page.matches] == [(b"a.txt", 1), (b"a.txt", 2)]
 
 
 def test_unordered_buffer_gives_up_past_its_cap() -> None:

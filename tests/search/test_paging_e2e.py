@@ -14,7 +14,7 @@ from mcp import Client
 
 from servers.search import engine
 from servers.search.events import clean_path, data_bytes, show
-from servers.search.paging import ContentPage
+from servers.search.paging import ContentPage, UnorderedBuffer
 from servers.search.rg import RgRun, find_rg, run_rg
 from tests.search.conftest import call, connect, write
 
@@ -129,6 +129,20 @@ async def test_rg_is_stopped_once_the_page_is_complete(tree: Path) -> None:
     )
     assert len(page.matches) == 100
     assert run.stopped_early and not run.eof and not run.timed_out
+
+
+async def test_rg_is_stopped_once_the_unordered_attempt_overflows(tree: Path) -> None:
+    write(tree / "big.txt", "needle\n" * 2_000_000)
+    buffer = UnorderedBuffer(cap=50)
+    run: RgRun = await run_rg(
+        [find_rg(), "--json", "--regexp=needle", "--", "big.txt"],
+        tree,
+        buffer,
+        deadline=anyio.current_time() + 30,
+    )
+    assert buffer.overflow and buffer.matches > 50
+    assert run.stopped_early and not run.eof and not run.timed_out
+    assert run.returncode is not None  # killed and reaped
 
 
 async def test_files_pages_follow_rgs_newest_first_order(tree: Path) -> None:

@@ -13,7 +13,8 @@ import anyio
 import pytest
 
 from servers.search import server as search_server
-from servers.search.rg import RgNotFoundError
+from servers.search.paging import ContentPage, UnorderedBuffer
+from servers.search.rg import RgNotFoundError, Sink, find_rg, run_rg
 from tests.search.conftest import call, connect, write
 
 pytestmark = pytest.mark.anyio
@@ -106,6 +107,30 @@ async def test_cancelling_the_call_kills_rg(fifo: Path) -> None:
         await wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids))
         alive = await call(client, "grep", pattern="x", path=".", glob="nothing")
         assert not alive.error
+
+
+@pytest.mark.parametrize("coalesce", [False, True])
+async def test_rg_is_dead_and_reaped_when_a_cancelled_run_returns(
+    fifo: Path, coalesce: bool
+) -> None:
+    sink: Sink = UnorderedBuffer(1000) if coalesce else ContentPage(0, 100)
+    assert sink.coalesce is coalesce
+    returned = False
+    async with anyio.create_task_group() as tg:
+
+        async def search() -> None:
+            nonlocal returned
+            try:
+                argv = [find_rg(), "--json", "needle", fifo.name]
+                await run_rg(argv, fifo.parent, sink, deadline=anyio.current_time() + 30)
+            finally:
+                returned = True
+
+        tg.start_soon(search)
+        await wait_until(lambda: rg_pids(fifo.name))
+        tg.cancel_scope.cancel()
+    assert returned
+    assert rg_pids(fifo.name) == []  # at once: rg was killed and reaped before run_rg returned
 
 
 async def test_paths_outside_the_roots_are_refused(tmp_path: Path) -> None:
