@@ -53,7 +53,12 @@ class Workspace:
 
     def root_of(self, real_path: Path) -> Path | None:
         """The first root holding an already-resolved path (or equal to it), else None."""
-        return next((r for r in self.roots if real_path == r or real_path.is_relative_to(r)), None)
+        # A prefix test on the parts tuples: Path.is_relative_to builds new path objects for
+        # every root and call, and this runs several times for each file a tool touches. Both
+        # sides are real paths, spelled the way the OS resolved them, so comparing parts
+        # exactly is the same test.
+        parts = real_path.parts
+        return next((r for r in self.roots if parts[: len(r.parts)] == r.parts), None)
 
     def contains(self, real_path: Path) -> bool:
         """True when an already-resolved path lies in (or is) one of the roots."""
@@ -80,13 +85,14 @@ class Workspace:
             raise WorkspaceError(
                 f"path is {len(encoded)} bytes long; the limit is {MAX_PATH_BYTES} bytes"
             )
-        long_parts = [p for p in Path(text).parts if len(os.fsencode(p)) > MAX_NAME_BYTES]
+        given = Path(text)
+        long_parts = [p for p in given.parts if len(os.fsencode(p)) > MAX_NAME_BYTES]
         if long_parts:
             raise WorkspaceError(
                 f"path component {long_parts[0][:40]!r}... is longer than {MAX_NAME_BYTES} bytes"
             )
 
-        candidate = Path(text).expanduser()
+        candidate = given.expanduser()
         if not candidate.is_absolute():
             candidate = self.root / candidate
         real = self._realpath(candidate)
@@ -106,7 +112,7 @@ class Workspace:
         root = self.root_of(real_path)
         if root is None or (root != self.root and real_path != root):
             return str(real_path)
-        return "." if real_path == root else real_path.relative_to(root).as_posix()
+        return "/".join(real_path.parts[len(root.parts) :]) or "."
 
     @staticmethod
     def _realpath(candidate: Path) -> Path:

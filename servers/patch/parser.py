@@ -55,13 +55,26 @@ FORMAT_HELP = (
 
 def split_lines(text: str) -> list[str]:
     """Split on LF, CRLF and lone CR: the same line breaks file contents are split on."""
+    if "\r" not in text:
+        return text.split("\n")  # the usual case, several times faster than the expression
     return LINE_BREAK.split(text)
+
+
+def first_line(text: str) -> str:
+    """The first line of ``text`` that is not blank, stripped ("" when there is none).
+
+    Found without splitting the whole text: telling the format apart and spotting a heredoc
+    wrapper need only this line, and splitting a 100-file patch into lines takes most of a
+    millisecond each time."""
+    rest = text.lstrip()
+    end = LINE_BREAK.search(rest)
+    return (rest[: end.start()] if end else rest).rstrip()
 
 
 def parse_patch(text: str) -> Patch:
     """Parse ``text`` in whichever format it is written in."""
     body, offset = strip_heredoc(text)
-    first = next((line.strip() for line in split_lines(body) if line.strip()), "")
+    first = first_line(body)
     if first.startswith("*** "):
         return parse_codex(body, line_offset=offset)
     if _UNIFIED_START.search(body):
@@ -79,11 +92,12 @@ def _blank_lines_before(text: str) -> int:
 
 def strip_heredoc(text: str) -> tuple[str, int]:
     """Remove a ``<<'EOF'`` ... ``EOF`` wrapper; return the body and how many lines went first."""
+    opener = _HEREDOC.match(first_line(text))
+    if opener is None:  # the usual case: no need to split the patch into lines here
+        return text, 0
     lines = split_lines(text.strip())
-    if len(lines) >= 4:
-        opener = _HEREDOC.match(lines[0].strip())
-        if opener and lines[-1].strip() == opener.group(2):
-            return "\n".join(lines[1:-1]), _blank_lines_before(text) + 1
+    if len(lines) >= 4 and lines[-1].strip() == opener.group(2):
+        return "\n".join(lines[1:-1]), _blank_lines_before(text) + 1
     return text, 0
 
 

@@ -231,6 +231,21 @@ def _span(start: int, length: int) -> str:
 # --------------------------------------------------------------------------- whole patches
 
 
+def read_bytes(path: Path, size: int) -> bytes:
+    """The whole file, read with as few system calls as possible: ``size`` (from the ``lstat``
+    just made) sizes the first read, so a file costs open, two reads and close. Python's own
+    file objects add an fstat, an lseek and a tty check to each; a patch reads every file it
+    touches. A file that grew since the ``lstat`` is still read to its end."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = [os.read(fd, size + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, max(size, 1 << 16)))
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 2 else b"".join(chunks)
+
+
 @dataclass(frozen=True, slots=True)
 class FileChange:
     status: Status
@@ -299,7 +314,7 @@ class _Tree:
                 f"{self.workspace.display(path)} is {st.st_size} bytes; apply_patch edits files "
                 f"up to {self.max_file_bytes} bytes"
             )
-        data = path.read_bytes()
+        data = read_bytes(path, st.st_size)
         return _State("file", data=data, mode=stat.S_IMODE(st.st_mode), stamp=stamp)
 
     def text(self, path: Path, shown: str) -> TextFile:
@@ -463,7 +478,8 @@ class _Planner:
                 continue
             expect = before.stamp if before.kind != "missing" else None
             data = final.data if final.kind == "file" else None
-            if data is not None:
+            if data is not None and before.kind == "missing":
+                # (A path that existed when planned has its directory already.)
                 self._missing_parents(path, new_dirs)
             mode, create_mode = final.mode, final.create_mode
             writes.append(Write(path, data, expect, mode, create_mode, before.data, before.mode))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 from servers.common.binary import has_nul
@@ -21,6 +20,8 @@ from servers.patch.model import PatchError
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 """What ends a line, in files and in patches alike (not form feeds, not U+2028)."""
+_BREAKS = ("\n", "\r\n", "\r")
+"""Every ending :data:`LINE_BREAK` produces (the last line's ending may also be ``""``)."""
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -41,14 +42,24 @@ class TextFile:
     @property
     def preferred_ending(self) -> str:
         """The most common ending (ties go to the first seen); LF for a file without any."""
-        counts = Counter(e for e in self.endings if e)
-        if not counts:
-            return "\n"
+        # Only three kinds of line break exist, so one C-speed list.count per kind replaces a
+        # Counter fed line by line: less than half the time, paid once per file patched.
+        counts = {e: self.endings.count(e) for e in _BREAKS}
         best = max(counts.values())
-        return next(e for e in self.endings if e and counts[e] == best)
+        if best == 0:
+            return "\n"
+        tied = [e for e in _BREAKS if counts[e] == best]
+        return tied[0] if len(tied) == 1 else min(tied, key=self.endings.index)
 
     def encode(self) -> bytes:
-        text = "".join([line + end for line, end in zip(self.lines, self.endings, strict=True)])
+        if len(self.lines) != len(self.endings):
+            raise ValueError("a TextFile needs exactly one ending per line")
+        # Interleave lines and endings by slice assignment: several times faster than joining
+        # line + ending pairs, and this runs once for every file a patch writes.
+        pieces: list[str] = [""] * (2 * len(self.lines))
+        pieces[::2] = self.lines
+        pieces[1::2] = self.endings
+        text = "".join(pieces)
         try:
             return self.bom + text.encode(self.encoding, "surrogateescape")
         except UnicodeEncodeError as exc:

@@ -272,3 +272,16 @@ def test_contains(ws: Workspace, root: Path) -> None:
     assert ws.contains(root / "x" / "y")
     assert not ws.contains(root.parent)
     assert not ws.contains(Path("/etc"))
+
+
+def test_containment_compares_whole_components(tmp_path: Path, root: Path) -> None:
+    sibling = root.parent / (root.name + "-evil")
+    assert not Workspace.from_paths([root]).contains(sibling / "x")
+    inner = root / "src"
+    ws = Workspace.from_paths([inner, root])  # nested roots: the first that holds a path wins
+    assert ws.root_of(inner / "main.py") == inner
+    assert ws.root_of(root / "other.txt") == root
+    assert ws.root_of(root.parent) is None
+    assert ws.display(inner / "a" / "b.txt") == "a/b.txt"
+    assert ws.display(root / "other.txt") == str(root / "other.txt")
+    assert Workspace.from_paths(["/"]).display(Path("/etc/hostname")) == "etc/hostname"

@@ -11,6 +11,8 @@ from servers.patch import apply as apply_module
 from servers.patch.apply import Write, commit
 from servers.patch.engine import render_result, run_patch
 from servers.patch.model import PatchError
+from servers.patch.parser import parse_patch
+from servers.patch.plan import plan_patch, read_bytes
 from tests.patch.conftest import PatchRunner, codex
 
 
@@ -261,3 +263,30 @@ def test_binary_and_oversized_files_are_refused(patcher: PatchRunner) -> None:
             journal_dir=patcher.journal,
             max_file_bytes=50,
         )
+
+
+def test_only_missing_directories_are_planned_for_creation(patcher: PatchRunner) -> None:
+    patcher.write("old/keep.txt", "a\n")
+    patcher.write("old/moved.txt", "m\n")
+    patch = codex(
+        "*** Update File: old/keep.txt", "-a", "+b",
+        "*** Update File: old/moved.txt", "*** Move to: new/deeper/moved.txt", "-m", "+M",
+        "*** Add File: new/deeper/added.txt", "+x",
+        "*** Add File: old/added.txt", "+y",
+    )  # fmt: skip
+    plan = plan_patch(parse_patch(patch), patcher.workspace)
+    assert plan.new_dirs == [patcher.root / "new", patcher.root / "new" / "deeper"]
+    patcher(patch)
+    assert patcher.read("new/deeper/moved.txt") == b"M\n"
+    assert patcher.read("new/deeper/added.txt") == b"x\n"
+    assert patcher.read("old/keep.txt") == b"b\n"
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 100_000])
+def test_read_bytes_reads_to_the_end_whatever_size_it_was_told(tmp_path: Path, size: int) -> None:
+    data = bytes(range(256)) * 400  # 102,400 bytes: larger than some hints, smaller than none
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    assert read_bytes(path, size) == data  # grown (or shrunk) since the lstat that gave size
+    path.write_bytes(b"")
+    assert read_bytes(path, size) == b""

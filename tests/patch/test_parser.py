@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from servers.patch.model import AddFile, Chunk, DeleteFile, PatchError, UpdateFile
-from servers.patch.parser import parse_codex, parse_patch
+from servers.patch.parser import first_line, parse_codex, parse_patch, split_lines
 from tests.patch.conftest import codex
 
 
@@ -132,3 +132,29 @@ def test_parse_codex_directly_keeps_chunk_positions() -> None:
     assert op.chunks[0] == Chunk(
         (("-", "a"), ("+", "b")), context="ctx", header="@@ ctx", patch_line=3
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("", ""),
+        ("\n \r\n\t\r", ""),
+        ("\n  \r\n  *** Begin Patch  \n*** End Patch", "*** Begin Patch"),
+        ("only line", "only line"),
+        ("a\rb", "a"),
+        ("a\r\nb", "a"),
+    ],
+)
+def test_first_line_skips_blank_lines_and_strips(text: str, first: str) -> None:
+    assert first_line(text) == first
+
+
+def test_split_lines_splits_on_every_kind_of_break() -> None:
+    assert split_lines("a\nb\r\nc\rd") == ["a", "b", "c", "d"]
+    assert split_lines("a\nb\n") == ["a", "b", ""]
+    assert split_lines("a\r\n\r\n") == ["a", "", ""]
+
+
+def test_heredoc_with_another_closing_word_is_not_unwrapped() -> None:
+    with pytest.raises(PatchError, match="does not start with '\\*\\*\\* Begin Patch'"):
+        parse_patch("<<'EOF'\n*** Begin Patch\n*** Delete File: x\n*** End Patch\nEND\n")

@@ -8,7 +8,7 @@ import pytest
 
 from servers.patch.model import Chunk, LineOp, PatchError
 from servers.patch.plan import apply_chunks, render_hunks
-from servers.patch.textfile import decode, new_file
+from servers.patch.textfile import TextFile, decode, new_file
 
 
 def chunk(*lines: str, **kw: object) -> Chunk:
@@ -139,3 +139,24 @@ def test_error_for_missing_context_line() -> None:
 def test_error_for_end_of_file_mismatch() -> None:
     with pytest.raises(PatchError, match="'\\*\\*\\* End of File' requires them"):
         apply_chunks(decode(b"a\nb\n"), [chunk("-a", "+A", end_of_file=True)])
+
+
+@pytest.mark.parametrize(
+    ("data", "ending"),
+    [
+        (b"", "\n"),
+        (b"no line break", "\n"),
+        (b"a\r\nb\r\nc\n", "\r\n"),
+        (b"a\rb\nc\r\nd\n", "\n"),
+        (b"a\r\nb\nc", "\r\n"),  # a tie goes to the ending seen first
+        (b"a\nb\r\nc", "\n"),
+        (b"a\rb\r\nc\r\nd\r", "\r"),
+    ],
+)
+def test_preferred_ending_is_the_most_common_one(data: bytes, ending: str) -> None:
+    assert decode(data).preferred_ending == ending
+
+
+def test_encode_needs_one_ending_per_line() -> None:
+    with pytest.raises(ValueError, match="one ending per line"):
+        TextFile(["a", "b"], ["\n"]).encode()
