@@ -15,7 +15,8 @@ the pure-Python ``jsonschema`` package, which costs milliseconds for a 100-file 
 second server with ``--fsync`` shows what durability against power loss costs (``git apply``
 does not fsync). The baseline is ``git apply`` of that diff,
 run by this process (process start included, as an agent would run it). Every variant runs once
-per round, interleaved, and the files are put back between runs (untimed). Target (issue 4): at
+per round, interleaved (each round starting with the next variant), and the files are put back
+between runs (untimed). Target (issue 4): at
 most 3x ``git apply``.
 """
 
@@ -150,8 +151,14 @@ async def measure(case: Case, patch: str, diff: str, root: Path) -> dict[str, li
             "Codex format, --fsync": lambda: call(synced, patch),
             "Codex format, the MCP SDK's Client": lambda: call(sdk_client, patch),
         }
+        labels = list(variants)
         for round_number in range(RUNS + 1):  # round 0 warms every path up and is dropped
-            for label, run in variants.items():
+            # Each round starts with a different variant: creating files gets slower right
+            # after many have been deleted (inode reuse), so no variant may always follow
+            # the same one.
+            shift = round_number % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                run = variants[label]
                 put(root, case.before)
                 t0 = time.perf_counter()
                 await run()
