@@ -153,23 +153,46 @@ class Event:
     submatch_starts: tuple[int, ...] = ()
     binary_offset: int | None = None
     oversize: int | None = None  # size of the event when it was too long to keep
+    text: str | None = None  # ``lines`` as rg sent it, when it was UTF-8 (not base64 bytes)
 
 
-_DECODE = json.JSONDecoder().decode
+_DECODER = json.JSONDecoder()
 """``json.loads`` minus its per-call encoding detection: rg's JSON is always UTF-8."""
+
+
+def _load(item: bytes) -> Any:
+    """The JSON value on one line. ``raw_decode`` costs half what ``decode`` does for a short
+    event (which adds two whitespace regexes and the checks around them); a line it does not
+    fill exactly (surrounding whitespace, a broken line) goes through ``decode``, which accepts
+    or rejects it as it always did."""
+    text = item.decode("utf-8", "surrogatepass")
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        end = -1
+    return value if end == len(text) else _DECODER.decode(text)
 
 
 def parse(item: Item) -> Event:
     """Decode an event fully (only done for events that are shown or that change state)."""
     if isinstance(item, Oversize):
         return _parse_oversize(item)
-    obj = _DECODE(item.decode("utf-8", "surrogatepass"))
+    obj = _load(item)
     kind = obj.get("type", "other")
     data = obj.get("data") or {}
     path = data_bytes(data.get("path"))
     if kind in ("match", "context"):
         subs = tuple(int(s["start"]) for s in data.get("submatches") or ())
-        return Event(kind, path, data.get("line_number"), data_bytes(data.get("lines")), subs)
+        lines = data.get("lines")
+        text = lines.get("text") if isinstance(lines, dict) else None
+        return Event(
+            kind,
+            path,
+            data.get("line_number"),
+            data_bytes(lines),
+            subs,
+            text=text if isinstance(text, str) else None,
+        )
     if kind == "end":
         return Event(kind, path, binary_offset=data.get("binary_offset"))
     return Event(kind if kind in ("begin", "summary") else "other", path)
@@ -208,29 +231,32 @@ def clean_path(raw: bytes) -> bytes:
     return raw
 
 
+_SLASH_NUL = bytes.maketrans(b"/\0", b"\0/")
+"""Swaps "/" and NUL: applied twice it gives back what it was given."""
+
+
 def sort_key(raw: bytes) -> bytes:
     """A key whose plain bytes order is ``rg --sort=path`` order (names compared bytewise,
-    directory by directory): "/" becomes NUL + 0x01, and NUL sorts before every byte a file
-    name can hold, so ``a/b`` comes before ``a+`` as it does in rg's walk. (The 0x01 lets
-    :func:`sort_keys` tell a slash from a record separator.)"""
-    return clean_path(raw).replace(b"/", b"\0\1")
+    directory by directory): "/" becomes NUL, which sorts before every byte a file name can
+    hold, so ``a/b`` comes before ``a+`` as it does in rg's walk."""
+    return clean_path(raw).translate(_SLASH_NUL)
 
 
 def sort_keys(records: bytes) -> list[bytes]:
     """:func:`sort_key` of every path in NUL-terminated ``records`` (paths without ``./``).
 
-    A listing has a record per file in the tree, so this works on a whole chunk with three
-    C-level passes instead of a Python call per path: record separators are doubled first,
-    then slashes become NUL + 0x01, whose second byte can never start a separator.
+    A listing has a record per file in the tree, so this works on a whole chunk with two
+    C-level passes instead of a Python call per path: swapping "/" and NUL turns every slash
+    into the key's NUL and every record separator into a "/", which no name can hold.
     """
-    keys = records.replace(b"\0", b"\0\0").replace(b"/", b"\0\1").split(b"\0\0")
+    keys = records.translate(_SLASH_NUL).split(b"/")
     keys.pop()  # what follows the last separator: nothing, for complete records
     return keys
 
 
 def path_of_key(key: bytes) -> bytes:
     """The path a :func:`sort_key` was made from (without ``./``)."""
-    return key.replace(b"\0\1", b"/")
+    return key.translate(_SLASH_NUL)
 
 
 def show(raw: bytes) -> str:
@@ -253,6 +279,9 @@ def match_text(event: Event, max_chars: int) -> tuple[str, int | None]:
     1-indexed character column of the first match."""
     if event.oversize is not None:
         return f"[matching line too long to show: {format_size(event.oversize)}]", None
+    one_line = _ascii_line(event, max_chars)
+    if one_line is not None:
+        return one_line
     pieces: list[str] = []
     column: int | None = None
     start = 0
@@ -265,3 +294,22 @@ def match_text(event: Event, max_chars: int) -> tuple[str, int | None]:
         pieces.append(line_text(raw, max_chars, first))
         start = end + 1
     return "\n".join(pieces), column
+
+
+def _ascii_line(event: Event, max_chars: int) -> tuple[str, int | None] | None:
+    """:func:`match_text` of the usual match, one line of ASCII text; else None.
+
+    Taken from the decoded JSON string as it is: byte offsets are character offsets in
+    ASCII, so nothing is encoded to bytes and decoded back to find the column and the cut.
+    """
+    if event.text is None or not event.text.isascii():
+        return None
+    body = event.text.rstrip("\n")
+    starts = event.submatch_starts
+    if "\n" in body or (starts and starts[0] > len(body)):
+        return None
+    first = starts[0] if starts else None
+    text = body.rstrip("\r").replace("\x00", "\\0")
+    if len(text) > max_chars:
+        text = cut_line(text, max_chars, around=first)
+    return text, None if first is None else first + 1

@@ -87,6 +87,14 @@ class _Context:
     def display(self, raw: bytes) -> str:
         return self._prefix + show(raw)
 
+    def display_all(self, raws: list[bytes]) -> list[str]:
+        """:meth:`display` of each path, decoded in one pass: a NUL never belongs to a UTF-8
+        sequence, so decoding the joined paths replaces exactly what decoding each would."""
+        if not raws:
+            return []
+        shown = show(b"\0".join(raws)).split("\0")
+        return [self._prefix + path for path in shown] if self._prefix else shown
+
 
 def _paging(
     offset: int,
@@ -411,7 +419,7 @@ def create_server(settings: SearchSettings) -> MCPServer:
             raise ToolError(f"rg refused the pattern: {exc}") from exc
         except RgNotFoundError as exc:
             raise ToolError(str(exc)) from exc
-        files = [call.display(p) for p in matcher.page()]
+        files = call.display_all(matcher.page())
         after = max(matcher.total - offset - len(files), 0)
         next_offset = offset + len(files) if after and not outcome.timed_out else None
         result = FindFilesResult(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from servers.search.events import (
     clean_path,
     data_bytes,
     kind_of,
+    match_text,
     parse,
     path_of_key,
     show,
@@ -157,3 +159,16 @@ def test_parse_agrees_with_json_loads(
     assert event.lines == data_bytes(reference["lines"]) == text
     assert event.line == number
     assert event.submatch_starts == tuple(starts)
+
+
+@given(
+    text=st.one_of(rgjson.texts, st.text(max_size=30).map(str.encode)),
+    starts=st.lists(st.integers(min_value=0, max_value=40), max_size=3).map(sorted),
+    max_chars=st.integers(min_value=1, max_value=12),
+)
+def test_match_text_from_the_decoded_string_equals_from_the_bytes(
+    text: bytes, starts: list[int], max_chars: int
+) -> None:
+    # one ASCII line is shown straight from the JSON string; everything else from the bytes
+    event = parse(rgjson.lines_event("match", b"a.py", 3, text + b"\n", starts).rstrip(b"\n"))
+    assert match_text(event, max_chars) == match_text(replace(event, text=None), max_chars)

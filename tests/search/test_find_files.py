@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from servers.common.workspace import Workspace
+from servers.search.server import _Context
+from tests.search import rgjson
 from tests.search.conftest import call, connect, write
 
 pytestmark = pytest.mark.anyio
@@ -60,3 +66,13 @@ async def test_errors(project: Path) -> None:
     assert not_dir.error and "not a directory" in not_dir.text
     assert not nothing.error and "No files matching the glob" in nothing.text
     assert bad_glob.error and "glob" in bad_glob.text
+
+
+@given(paths=st.lists(rgjson.paths, max_size=6))
+def test_paths_shown_in_one_pass_equal_paths_shown_one_by_one(paths: list[bytes]) -> None:
+    # find_files decodes its page joined by NULs; a path outside the first root is shown with
+    # that root in front of it
+    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
+        ws = Workspace.from_paths([first, second])
+        for context in (_Context(ws, ".", False), _Context(ws, second, False)):
+            assert context.display_all(paths) == [context.display(p) for p in paths]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from servers.search.fuzzy import FileMatcher, fuzzy_score, is_glob
+from servers.search.fuzzy import FileMatcher, fuzzy_score, in_order, is_glob, scan_records
 
 TREE = [
     "servers/registry.py",
@@ -127,3 +127,42 @@ def test_glob_pages_follow_rgs_path_order(paths: list[str], chunk: int) -> None:
         matcher.feed(data[i : i + chunk])
     assert matcher.total == len(unique)
     assert matcher.page() == sorted(unique, key=lambda p: p.split(b"/"))[1:5]
+
+
+@settings(max_examples=300)
+@given(query=names.map(lambda q: "".join(q.lower().split())), paths=st.lists(names, max_size=15))
+def test_scanning_a_whole_listing_finds_the_paths_tested_one_by_one(
+    query: str, paths: list[str]
+) -> None:
+    # the scan is the prefilter over a whole chunk: it must never drop a path fuzzy_score
+    # accepts, and it finds exactly the paths the path-by-path test lets through
+    text = "".join(p + "\0" for p in paths)
+    lowered = text.lower()
+    if not query or "\0" in query or len(lowered) != len(text):
+        return  # FileMatcher tests path by path then
+    scanned = scan_records(in_order(query, across=True), text, lowered)
+    one_by_one = [p for p in paths if in_order(query).match(p.lower())]
+    assert scanned == one_by_one
+    assert all(p in scanned for p in paths if fuzzy_score(query, p) is not None)
+
+
+def test_the_scan_stays_inside_each_path() -> None:
+    paths = ["ab/x", "b/a", "zzz", "a", "xba", "b"]
+    text = "".join(p + "\0" for p in paths)
+    assert scan_records(in_order("ab", across=True), text, text) == ["ab/x"]
+    assert scan_records(in_order("b", across=True), text, text) == ["ab/x", "b/a", "xba", "b"]
+
+
+@given(
+    query=names.map(lambda q: "".join(q.lower().split())).filter(bool),
+    path=names,
+    worst_tier=st.integers(min_value=0, max_value=5),
+)
+def test_a_bounded_score_is_the_score_or_says_it_ranks_after_the_bound(
+    query: str, path: str, worst_tier: int
+) -> None:
+    # a full page passes its worst tier: paths that would rank after it are not scored in full
+    # (the name tiers 0-2 cost no more than the test itself and are always given)
+    full = fuzzy_score(query, path)
+    expected = full if full is not None and full[0] <= max(worst_tier, 2) else None
+    assert fuzzy_score(query, path, worst_tier) == expected

@@ -70,6 +70,8 @@ def test_files_argv() -> None:
         "--",
         "docs",
     ]
+    # the working directory itself: no path, so rg prints x rather than ./x
+    assert files_argv("rg", Filters(), ".") == ["rg", "--no-config", "--files", "--null"]
 
 
 def test_find_rg_prefers_the_wheel_binary() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from servers.search import rg as rg_module
 from servers.search import server as search_server
 from servers.search.paging import ContentPage, UnorderedBuffer
 from servers.search.rg import RgNotFoundError, Sink, find_rg, run_rg
@@ -131,6 +132,29 @@ async def test_rg_is_dead_and_reaped_when_a_cancelled_run_returns(
         tg.cancel_scope.cancel()
     assert returned
     assert rg_pids(fifo.name) == []  # at once: rg was killed and reaped before run_rg returned
+
+
+async def test_rg_is_reaped_when_the_call_is_cancelled_before_its_reader_starts(
+    fifo: Path,
+) -> None:
+    # rg starts on the event loop; a cancellation that arrives before the reading thread has
+    # taken over must still kill and reap it (it would wait on the FIFO forever)
+    started: list[int] = []
+    real_spawn = rg_module._Reader.spawn
+
+    def spawn(self: rg_module._Reader) -> None:
+        real_spawn(self)
+        assert self._proc is not None
+        started.append(self._proc.pid)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rg_module._Reader, "spawn", spawn)
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            argv = [find_rg(), "--json", "needle", fifo.name]
+            await run_rg(argv, fifo.parent, ContentPage(0, 100), deadline=anyio.current_time() + 30)
+    assert scope.cancelled_caught and len(started) == 1
+    assert not Path(f"/proc/{started[0]}").exists()  # killed and reaped, not a zombie
 
 
 async def test_paths_outside_the_roots_are_refused(tmp_path: Path) -> None:
