@@ -42,6 +42,19 @@ CASE_FLAGS = {
 }
 VCS_DIRS_GLOB = "!{.git,.hg,.svn}"
 """Excluded when hidden files are searched: rg's --hidden would otherwise walk .git itself."""
+HIDDEN_GLOB = "!.*"
+"""Excludes hidden files and directories below the search path when an including ``--glob``
+is given: rg's own hidden-file rule gives way to ``--glob`` (a path glob such as ``src/**``
+selects hidden directories too), but an excluding glob that comes last wins. rg never applies
+it to a search path it is given, so ``path=".github"`` is still searched."""
+GLOB_TYPE = "toolwireglob"
+"""The rg type that stands for file-name globs (see :meth:`Filters.name_globs`)."""
+HIDDEN_TYPE = "toolwirehidden"
+"""Excludes hidden files when only types select: rg's hidden-file rule gives way to a type
+that matches the file, but among selected types the last one matching decides, so a
+``--type-not`` of ``.*`` after the others leaves hidden files out. (Types never select a
+directory, so hidden directories stay out by rg's own rule.) Measured a little cheaper than
+:data:`HIDDEN_GLOB`, which rg checks in a second glob set for every file."""
 
 
 class RgNotFoundError(RuntimeError):
@@ -69,13 +82,41 @@ def find_rg() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Which files rg looks at: the same for grep and find_files."""
+    """Which files rg looks at: the same for grep and find_files.
+
+    Ignore files and the hidden-file rule hold unless ``no_ignore`` / ``hidden`` lift them,
+    with globs and types too (see :meth:`name_globs`, :data:`HIDDEN_GLOB`, :data:`HIDDEN_TYPE`).
+    The documented exception: an including glob with a slash, or one given together with
+    ``type``, is rg's ``--glob``, which selects the files it matches even when .gitignore or
+    .ignore list them (hidden files still stay out; rg also never enters an ignored directory
+    the glob does not match). rg checks ``--glob`` before types, so with both the glob decides.
+    """
 
     globs: tuple[str, ...] = ()
     type: str | None = None
     hidden: bool = False
     no_ignore: bool = False
     follow: bool = False
+
+    def name_globs(self) -> tuple[str, ...]:
+        """The including globs, as file-name globs, when all of them can become an rg type.
+
+        rg's ``--glob`` selects every file it matches even if .gitignore or .ignore leave it
+        out; a type (``--type-add``, ``--type``) selects by file name and keeps those rules.
+        A type matches the file name only, so this works for globs without a slash (a leading
+        ``**/`` is dropped: it means "at any depth", as a name glob does) and without ``:``
+        (which ends a type's name). If any including glob is a path glob, all stay ``--glob``:
+        split between the two, rg would take a file matching either. With a ``type`` given
+        too they stay ``--glob`` as well: two types select the union, where glob and type
+        should both hold, and nothing in rg expresses both. Excluding globs (``!x``) always
+        stay ``--glob``: they never select ignored files, and they exclude directories too.
+        Empty when the globs cannot be a type.
+        """
+        including = [g for g in self.globs if not g.startswith("!")]
+        names = [g.removeprefix("**/") for g in including]
+        if self.type or not names or any("/" in n or ":" in n or not n for n in names):
+            return ()
+        return tuple(names)
 
     def flags(self) -> list[str]:
         out: list[str] = []
@@ -85,9 +126,22 @@ class Filters:
             out.append("--no-ignore")
         if self.follow:
             out.append("--follow")
-        out += [f"--glob={g}" for g in self.globs]
+        names = self.name_globs()
+        if names:
+            out += [f"--glob={g}" for g in self.globs if g.startswith("!")]
+            out += [f"--type-add={GLOB_TYPE}:{n}" for n in names]
+            out.append(f"--type={GLOB_TYPE}")
+        else:
+            out += [f"--glob={g}" for g in self.globs]
         if self.type:
             out.append(f"--type={self.type}")
+        if self.hidden:
+            return out
+        # Last in both cases: the last matching glob, or selected type, decides.
+        if not names and any(not g.startswith("!") for g in self.globs):
+            out.append(f"--glob={HIDDEN_GLOB}")
+        elif names or self.type:
+            out += [f"--type-add={HIDDEN_TYPE}:.*", f"--type-not={HIDDEN_TYPE}"]
         return out
 
 

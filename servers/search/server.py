@@ -179,7 +179,9 @@ def create_server(settings: SearchSettings) -> MCPServer:
             str | list[str] | None,
             Field(
                 description="only files matching this glob, e.g. '*.py', '*.{ts,tsx}', "
-                "'src/**/test_*.py'; prefix with ! to exclude; a list for several"
+                "'src/**/test_*.py'; prefix with ! to exclude; a list for several. Ignored "
+                "and hidden files stay out, except that a glob with a slash also selects "
+                "files .gitignore/.ignore exclude"
             ),
         ] = None,
         type: Annotated[  # shadows the builtin: the name models know from rg and Claude Code
@@ -396,7 +398,8 @@ def create_server(settings: SearchSettings) -> MCPServer:
         match from the workspace root, and a glob without a slash matches file names at any
         depth. Any other pattern is a case-insensitive fuzzy match, best first: files named
         like the pattern, then names containing it, then paths containing its letters in
-        order. Respects .gitignore and skips hidden files by default."""
+        order. Respects .gitignore and skips hidden files by default; a glob with a slash
+        also lists files .gitignore/.ignore exclude."""
         call = _Context(ws, path, follow)
         if not call.real.is_dir():
             raise ToolError(f"{call.shown!r} is not a directory; find_files searches under one")

@@ -57,6 +57,50 @@ def test_grep_argv_other_modes() -> None:
     assert "--json" in unordered and "--sort=path" not in unordered
 
 
+def test_name_globs_become_a_type_and_hidden_files_are_excluded() -> None:
+    """A type keeps ignore rules where --glob would override them; excluding hidden files
+    comes last so that it wins over anything the types select."""
+    flags = Filters(globs=("*.py", "**/*.{ts,tsx}", "!vendor")).flags()
+    assert flags == [
+        "--glob=!vendor",
+        "--type-add=toolwireglob:*.py",
+        "--type-add=toolwireglob:*.{ts,tsx}",
+        "--type=toolwireglob",
+        "--type-add=toolwirehidden:.*",
+        "--type-not=toolwirehidden",
+    ]
+    assert Filters(type="py").flags() == [
+        "--type=py",
+        "--type-add=toolwirehidden:.*",
+        "--type-not=toolwirehidden",
+    ]
+    # with hidden files asked for, nothing hidden is excluded (but VCS directories are)
+    assert Filters(globs=("*.py",), hidden=True).flags() == [
+        "--hidden",
+        "--glob=!{.git,.hg,.svn}",
+        "--type-add=toolwireglob:*.py",
+        "--type=toolwireglob",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        # a path glob: every including glob stays --glob (a type matches file names only)
+        (Filters(globs=("src/**", "*.py")), ["--glob=src/**", "--glob=*.py", "--glob=!.*"]),
+        # glob and type together: two types would select the union
+        (Filters(globs=("*.py",), type="py"), ["--glob=*.py", "--type=py", "--glob=!.*"]),
+        # ':' ends a type's name in --type-add
+        (Filters(globs=("a:b",)), ["--glob=a:b", "--glob=!.*"]),
+        # only excluding globs: nothing is selected past the ignore or hidden rules
+        (Filters(globs=("!*.js",)), ["--glob=!*.js"]),
+        (Filters(), []),
+    ],
+)
+def test_globs_that_stay_globs(filters: Filters, expected: list[str]) -> None:
+    assert filters.flags() == expected
+
+
 def test_files_argv() -> None:
     argv = files_argv("rg", Filters(globs=("*.md",), hidden=True), "docs")
     assert argv == [
@@ -66,7 +110,8 @@ def test_files_argv() -> None:
         "--null",
         "--hidden",
         "--glob=!{.git,.hg,.svn}",
-        "--glob=*.md",
+        "--type-add=toolwireglob:*.md",
+        "--type=toolwireglob",
         "--",
         "docs",
     ]
