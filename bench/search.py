@@ -10,8 +10,9 @@ as a stdio subprocess, with the default page of 100 results. The client is toolw
 ``Client`` is timed as well, for readers who call the server from their own Python code (it
 checks each structured result with the pure-Python ``jsonschema`` package). The baseline is
 ``rg`` run by this process with the same pattern and flags, its whole output read from a pipe
-(what a person at a terminal gets); where the tool's default ``case="smart"`` applies, the
-command line gets ``--smart-case``, so both run the same query. Every variant runs once per
+(what a person at a terminal gets), given the flags that make it answer the same query: with
+``--smart-case`` where the tool's default ``case="smart"`` applies, and with the server's own
+file selection for ``*.py`` (:data:`PY_FILES`). Every variant runs once per
 round, interleaved, so they all see the same machine load. Targets (issue 3): median at most
 1.2x the rg command line; a query with a million matches returns its first page in under
 50 ms with the server's peak RSS under 100 MB.
@@ -35,7 +36,7 @@ from mcp import Client, StdioServerParameters
 
 from agent.hub.validation import HubClient
 from bench._harness import DATA, REPO, Row, child_pid, median_ms, peak_rss_mb, record, verdict
-from servers.search.rg import find_rg
+from servers.search.rg import Filters, find_rg
 
 CORPUS = DATA / "search"
 COPIES = 4
@@ -52,6 +53,11 @@ class Query:
     corpora: tuple[str, ...] = ("stdlib", "large")
     extra: dict[str, Any] = field(default_factory=dict)
 
+
+PY_FILES = Filters(globs=("*.py",)).flags()
+"""How the server selects ``*.py`` (an rg type, so .gitignore applies; hidden files left out).
+rg's own ``--glob=*.py`` would select differently (it overrides ignore rules), so the command
+line is given the same flags: both sides answer the same query."""
 
 QUERIES = [
     Query(
@@ -76,13 +82,13 @@ QUERIES = [
         "case-insensitive + glob",
         "grep",
         {"pattern": "deprecated", "case": "insensitive", "glob": "*.py"},
-        ["--ignore-case", "--glob=*.py", "deprecated", "."],
+        ["--ignore-case", *PY_FILES, "deprecated", "."],
     ),
     Query(
         "file listing (glob)",
         "find_files",
         {"pattern": "*.py"},
-        ["--files", "--glob=*.py", "."],
+        ["--files", *PY_FILES, "."],
     ),
     Query(
         "file listing (fuzzy)",
