@@ -10,7 +10,6 @@ deadline passes, or when the call is cancelled.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import select
 import shutil
@@ -28,6 +27,7 @@ from typing import Literal, Protocol
 import anyio
 
 from servers.common.limits import HeadTailBuffer
+from servers.common.process import widen_pipe
 from servers.common.trees import signal_group
 
 READ_CHUNK = 1 << 16
@@ -318,7 +318,7 @@ class _Reader:
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         if self.sink.coalesce:
-            _widen(out_read)
+            widen_pipe(out_read)  # rg need not block while output piles up between reads
         try:
             self._proc = subprocess.Popen(
                 self.argv,
@@ -428,13 +428,6 @@ class _Reader:
         with contextlib.suppress(BlockingIOError):
             while chunk := os.read(err, READ_CHUNK):
                 self._errors.feed(chunk)
-
-
-def _widen(pipe: int) -> None:
-    """Give a pipe room for 1 MiB (Linux; best effort), so rg does not block on a full pipe
-    while output piles up between two reads."""
-    with contextlib.suppress(AttributeError, OSError):
-        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, 1 << 20)
 
 
 def _pidfd(pid: int) -> int | None:

@@ -19,9 +19,7 @@ Clean-up rules, all enforced here:
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import fcntl
 import logging
 import os
 import signal
@@ -36,15 +34,19 @@ import anyio
 from anyio.abc import Process, TaskGroup
 
 from schemas.shell import SandboxMode
-from servers.common.process import OrphanGuard, open_group, open_pty_process, terminate_tree
+from servers.common.process import (
+    OrphanGuard,
+    open_group,
+    open_pty_process,
+    terminate_tree,
+    widen_pipe,
+)
 from servers.common.trees import signal_group, signal_members, tree_members
 from servers.shell.output import SessionOutput
 
 logger = logging.getLogger(__name__)
 
 READ_SIZE = 1 << 20
-PIPE_SIZE = 1 << 20
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 DRAIN_TIMEOUT = 0.5
 SWEEP_INTERVAL = 0.2
 """After the command exits, how long to wait for output still in flight (its pipe is closed
@@ -399,8 +401,7 @@ async def _open_piped(launch: Launch) -> tuple[Process, int, int]:
     streams in the order they were written). Returns the process and our ends of the pipes."""
     in_read, in_write = os.pipe()
     out_read, out_write = os.pipe()
-    with contextlib.suppress(OSError):  # a bigger pipe means fewer wake-ups on heavy output
-        fcntl.fcntl(out_read, F_SETPIPE_SZ, PIPE_SIZE)
+    widen_pipe(out_read)
     try:
         proc = await open_group(
             launch.argv,
