@@ -38,11 +38,10 @@ from pydantic import ValidationError
 from agent.hub.spec import StdioLaunch, UnavailableError
 from servers.common.limits import HeadTailBuffer
 from servers.common.process import open_group, terminate_group
+from servers.common.stdio import MAX_MESSAGE_BYTES, LineSplitter, MessageTooLargeError
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-"""A single JSON-RPC line longer than this is treated as a broken server, not buffered."""
 STDIN_CLOSE_GRACE = 1.0
 """Seconds a server gets to exit by itself after its stdin closes (spec: close, wait, kill)."""
 TERM_GRACE = 1.0
@@ -174,27 +173,18 @@ class StdioTransport:
         self, process: Process, out: MemoryObjectSendStream[SessionMessage | Exception]
     ) -> None:
         assert process.stdout is not None
-        buffer = bytearray()
-        scanned = 0
+        lines = LineSplitter(self.max_message_bytes)
         try:
             async with out:
                 async for chunk in process.stdout:
-                    buffer += chunk
-                    start = 0
-                    while (newline := buffer.find(b"\n", scanned)) != -1:
-                        line = bytes(buffer[start:newline])
-                        start = scanned = newline + 1
+                    for line in lines.feed(chunk):
                         message = self._parse(line)
                         if message is not None:
                             await out.send(message)
-                    del buffer[:start]
-                    scanned = len(buffer)
-                    if len(buffer) > self.max_message_bytes:
-                        self.fault = (
-                            f"sent a message larger than {self.max_message_bytes // 2**20} MiB"
-                        )
-                        logger.warning("stdio server %s", self.fault)
-                        return
+        except MessageTooLargeError:
+            self.fault = f"sent a message larger than {self.max_message_bytes // 2**20} MiB"
+            logger.warning("stdio server %s", self.fault)
+            return
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass  # the session went away, or our own shutdown closed the pipe
         except anyio.get_cancelled_exc_class():

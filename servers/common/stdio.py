@@ -63,7 +63,8 @@ if sys.platform != "win32":
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-"""The longest line read from the client; the hub caps what it reads from servers the same."""
+"""The longest line read from the other end, on both sides of the pipe: a server reading its
+client, and the hub reading its servers (:class:`LineSplitter`)."""
 READ_CHUNK = 64 * 1024
 """One ``os.read``: the default capacity of a Linux pipe, and under malloc's mmap threshold."""
 
@@ -80,6 +81,43 @@ class MessageTooLargeError(Exception):
             "closed the connection (MCP over stdio is one JSON-RPC message per line)"
         )
         self.limit = limit
+
+
+class LineSplitter:
+    """MCP's stdio framing, one JSON-RPC message per line, out of bytes read in arbitrary
+    chunks; both ends of a stdio connection (this transport and the hub's) read through it.
+
+    Only the bytes added since the last search are scanned for a newline, and a line longer
+    than ``limit``, complete or still arriving, raises :class:`MessageTooLargeError` instead of
+    being buffered without bound.
+    """
+
+    def __init__(self, limit: int = MAX_MESSAGE_BYTES) -> None:
+        self.limit = limit
+        self._pending = bytearray()
+
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        """The lines ``chunk`` completes, without their newline, in order. The error for an
+        over-long line comes after the lines before it, so those can still be handled."""
+        pending = self._pending
+        searched = len(pending)  # no newline before here
+        pending += chunk
+        start = 0
+        try:
+            while (end := pending.find(b"\n", searched)) >= 0:
+                if end - start > self.limit:
+                    raise MessageTooLargeError(self.limit)
+                line = bytes(pending[start:end])
+                start = searched = end + 1
+                yield line
+        finally:
+            del pending[:start]
+        if len(pending) > self.limit:
+            raise MessageTooLargeError(self.limit)
+
+    def rest(self) -> bytes:
+        """What came after the last newline (a last line the other end did not end)."""
+        return bytes(self._pending)
 
 
 def is_pipe_or_socket(fd: int) -> bool:
@@ -197,25 +235,16 @@ class _Pipes:
                     pass  # the session stopped listening; nothing left to deliver
 
     async def _read_lines(self) -> None:
-        pending = bytearray()
+        lines = LineSplitter(self.max_message_bytes)
         while chunk := await _read_some(self.wire_in):
-            searched = len(pending)  # no newline before here: scan only the new bytes
-            pending += chunk
-            start = 0
-            while (end := pending.find(b"\n", searched)) >= 0:
-                await self._deliver(pending, start, end)
-                start = searched = end + 1
-            del pending[:start]
-            if len(pending) > self.max_message_bytes:
-                raise MessageTooLargeError(self.max_message_bytes)
-        if pending:  # a last line without its newline, which the SDK's line reader yields too
-            await self._deliver(pending, 0, len(pending))
+            for line in lines.feed(chunk):
+                await self._deliver(line)
+        if last := lines.rest():  # a last line without its newline, as the SDK's reader yields
+            await self._deliver(last)
 
-    async def _deliver(self, data: bytearray, start: int, end: int) -> None:
-        if end - start > self.max_message_bytes:
-            raise MessageTooLargeError(self.max_message_bytes)
+    async def _deliver(self, data: bytes) -> None:
         # Decoded like the SDK's text wrapper does (UTF-8, bad bytes replaced), then validated.
-        line = data[start:end].decode("utf-8", errors="replace")
+        line = data.decode("utf-8", errors="replace")
         item: SessionMessage | Exception
         try:
             item = SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
@@ -303,6 +332,7 @@ def _claimed(fd: int, diversion: Callable[[], int], *, flush: TextIO | None) -> 
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
+    "LineSplitter",
     "MessageTooLargeError",
     "can_poll_stdio",
     "is_pipe_or_socket",

@@ -20,7 +20,12 @@ from typing import Any
 import anyio
 import pytest
 
-from servers.common.stdio import MAX_MESSAGE_BYTES, is_pipe_or_socket
+from servers.common.stdio import (
+    MAX_MESSAGE_BYTES,
+    LineSplitter,
+    MessageTooLargeError,
+    is_pipe_or_socket,
+)
 from tests.common.stdio_app import FAREWELL_ENV, pattern
 from tests.support import MODES, REPO, stdio_client, stop_process_group, text_of
 
@@ -356,3 +361,26 @@ async def test_a_socket_as_stdin_and_stdout() -> None:
         finally:
             reader.close()
             stop_process_group(process, timeout=1)
+
+
+def test_line_splitter_frames_lines_however_the_bytes_arrive() -> None:
+    stream = b'{"a":1}\n{"b":2}\r\n\n{"c":3}\npartial'
+    for cut in range(len(stream) + 1):
+        lines = LineSplitter(limit=100)
+        got = [*lines.feed(stream[:cut]), *lines.feed(stream[cut:])]
+        assert got == [b'{"a":1}', b'{"b":2}\r', b"", b'{"c":3}'], cut
+        assert lines.rest() == b"partial"
+
+
+def test_line_splitter_refuses_a_long_line_after_the_lines_before_it() -> None:
+    lines = LineSplitter(limit=4)
+    got: list[bytes] = []
+    with pytest.raises(MessageTooLargeError):
+        for line in lines.feed(b"ok\nfine\ntoo long\nnever\n"):
+            got.append(line)
+    assert got == [b"ok", b"fine"]
+
+    growing = LineSplitter(limit=4)
+    assert list(growing.feed(b"abcd")) == []
+    with pytest.raises(MessageTooLargeError):
+        list(growing.feed(b"e"))  # still no newline, and already over the limit
