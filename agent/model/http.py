@@ -135,12 +135,13 @@ class HttpTransport:
         self._url = httpcore2.URL(
             scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
         )
-        self._host = url.netloc.decode("ascii")
         self._compact_url = base + "/responses/compact"
         headers = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._headers = headers
+        self._request_head = [*headers.items(), ("Host", url.netloc.decode("ascii"))]
+        """Every request's headers but its ``Content-Length``."""
         self._retry = retry or RetryPolicy()
         self._skip = SKIPPABLE if skip_lifecycle else frozenset()
         timeout = httpx2.Timeout(idle_timeout, connect=connect_timeout)
@@ -155,10 +156,6 @@ class HttpTransport:
     @property
     def name(self) -> Literal["http", "websocket"]:
         return "http"
-
-    @property
-    def client(self) -> httpx2.AsyncClient:
-        return self._client
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -184,11 +181,7 @@ class HttpTransport:
         request = httpcore2.Request(
             "POST",
             self._url,
-            headers=[
-                *self._headers.items(),
-                ("Host", self._host),
-                ("Content-Length", str(len(body))),
-            ],
+            headers=[*self._request_head, ("Content-Length", str(len(body)))],
             content=body,
             extensions=self._extensions,
         )
