@@ -18,6 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.hub.validation import HubClient
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "BENCHMARKS.md"
@@ -145,3 +149,15 @@ with its own command. Ratios compare against a baseline measured in the same run
 
 def python() -> str:
     return sys.executable
+
+
+def hub_client(*args: str) -> HubClient:
+    """A client for ``python <args>`` run as a stdio server exactly as the agent's hub runs one:
+    toolwire's :class:`~agent.hub.validation.HubClient` over the hub's own stdio transport
+    (:class:`~agent.hub.stdio.StdioTransport`), started in the repository."""
+    from agent.hub.spec import StdioLaunch
+    from agent.hub.stdio import StdioTransport
+    from agent.hub.validation import HubClient
+
+    launch = StdioLaunch(argv=(sys.executable, *args), env=dict(os.environ), cwd=REPO)
+    return HubClient(StdioTransport(launch), mode="auto")

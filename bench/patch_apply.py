@@ -7,18 +7,16 @@ which is also the workspace, so ``git apply`` treats it as the top level):
 - **100 files**: one hunk in each of 100 files of 200 lines.
 
 ``toolwire-patch`` runs as a stdio subprocess with its defaults and is timed at the client, one
-``call_tool`` round trip each: with the Codex-format patch, and with the unified diff ``git diff``
-printed for the same change. The client is toolwire's own (:class:`agent.hub.validation.
-HubClient`, what the agent calls tools with); the MCP SDK's plain ``Client`` is timed too, for
-readers who call the server from their own Python code: it checks the structured result with
-the pure-Python ``jsonschema`` package, which costs milliseconds for a 100-file result. A
-second server with ``--fsync`` shows what durability against power loss costs (``git apply``
-does not fsync). The baseline is ``git apply`` of that diff,
-run by this process (process start included, as an agent would run it). Every variant runs once
-per round, interleaved (each round starting with the next variant), and the files are put back
-between runs (untimed). Target (issue 4): at
-most 3x ``git apply``.
-"""
+``call_tool`` round trip each: with the Codex-format patch, and with the unified diff ``git
+diff`` printed for the same change. The client is the agent hub's own (:func:`bench._harness.
+hub_client`: its ``HubClient`` over its stdio transport); the MCP SDK's plain ``Client`` is
+timed too, for readers who call the server from their own Python code: it checks the structured
+result with the pure-Python ``jsonschema`` package, which costs milliseconds for a 100-file
+result. A second server with ``--fsync`` shows what durability against power loss costs (``git
+apply`` does not fsync). The baseline is ``git apply`` of that diff, run by this process
+(process start included, as an agent would run it). Every variant runs once per round,
+interleaved (each round starting with the next variant), and the files are put back between runs
+(untimed). Target (issue 4): at most 3x ``git apply``."""
 
 from __future__ import annotations
 
@@ -34,8 +32,7 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-from agent.hub.validation import HubClient
-from bench._harness import DATA, REPO, Row, median_ms, record, verdict
+from bench._harness import DATA, REPO, Row, hub_client, median_ms, record, verdict
 
 WORK = DATA / "patch"
 RUNS = 15
@@ -129,11 +126,10 @@ async def measure(case: Case, patch: str, diff: str, root: Path) -> dict[str, li
     patch_file.write_text(diff)
     base = ["-m", "servers.patch", "--root", str(root), "--journal-dir", str(WORK / "journal")]
     default = StdioServerParameters(command=sys.executable, args=base, cwd=REPO)
-    durable = StdioServerParameters(command=sys.executable, args=[*base, "--fsync"], cwd=REPO)
     times: dict[str, list[float]] = {}
     async with (
-        HubClient(default, mode="auto") as client,
-        HubClient(durable, mode="auto") as synced,
+        hub_client(*base) as client,
+        hub_client(*base, "--fsync") as synced,
         Client(default, mode="legacy") as sdk_client,
     ):
 

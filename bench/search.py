@@ -5,18 +5,17 @@ out, so every machine searches the same kind of tree), and a larger tree made of
 of it, both under bench/.data/search (reused between runs, never committed).
 
 Each query is timed at the client: one ``call_tool`` round trip to ``toolwire-search`` running
-as a stdio subprocess, with the default page of 100 results. The client is toolwire's own
-(:class:`agent.hub.validation.HubClient`, what the agent calls tools with); the MCP SDK's plain
-``Client`` is timed as well, for readers who call the server from their own Python code (it
-checks each structured result with the pure-Python ``jsonschema`` package). The baseline is
+as a stdio subprocess, with the default page of 100 results. The client is the agent hub's own
+(:func:`bench._harness.hub_client`: its ``HubClient`` over its stdio transport); the MCP SDK's
+plain ``Client`` is timed as well, for readers who call the server from their own Python code
+(it checks each structured result with the pure-Python ``jsonschema`` package). The baseline is
 ``rg`` run by this process with the same pattern and flags, its whole output read from a pipe
 (what a person at a terminal gets), given the flags that make it answer the same query: with
 ``--smart-case`` where the tool's default ``case="smart"`` applies, and with the server's own
-file selection for ``*.py`` (:data:`PY_FILES`). Every variant runs once per
-round, interleaved, so they all see the same machine load. Targets (issue 3): median at most
-1.2x the rg command line; a query with a million matches returns its first page in under
-50 ms with the server's peak RSS under 100 MB.
-"""
+file selection for ``*.py`` (:data:`PY_FILES`). Every variant runs once per round, interleaved,
+so they all see the same machine load. Targets (issue 3): median at most 1.2x the rg command
+line; a query with a million matches returns its first page in under 50 ms with the server's
+peak RSS under 100 MB."""
 
 from __future__ import annotations
 
@@ -34,8 +33,17 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from agent.hub.validation import HubClient
-from bench._harness import DATA, REPO, Row, child_pid, median_ms, peak_rss_mb, record, verdict
+from bench._harness import (
+    DATA,
+    REPO,
+    Row,
+    child_pid,
+    hub_client,
+    median_ms,
+    peak_rss_mb,
+    record,
+    verdict,
+)
 from servers.search.rg import Filters, find_rg
 
 CORPUS = DATA / "search"
@@ -201,7 +209,7 @@ async def measure(corpus: Path, queries: list[Query], rg: str) -> tuple[dict[str
         command=sys.executable, args=["-m", "servers.search", "--root", str(corpus)], cwd=REPO
     )
     out: dict[str, Timings] = {}
-    async with HubClient(params, mode="auto") as client:
+    async with hub_client("-m", "servers.search", "--root", str(corpus)) as client:
         pid = server_pid()
         async with Client(params, mode="legacy") as sdk_client:
             for query in queries:
