@@ -48,7 +48,7 @@ from servers.search.rg import Filters, find_rg
 
 CORPUS = DATA / "search"
 COPIES = 4
-RUNS = 15
+RUNS = 25
 TARGET_RATIO = 1.2
 
 

@@ -1,9 +1,11 @@
 """rg's ``--json`` output: splitting it into events and decoding the few we show.
 
 Most events are only counted or skipped, so the kind of an event is read from its first bytes
-(rg writes ``{"type":"match",...`` for begin/match/context/end) and ``json.loads`` runs only for
-events that end up on a page. Paths and lines that are not valid UTF-8 arrive base64-encoded
-(``{"bytes": ...}``); they are decoded to bytes and shown with U+FFFD for invalid sequences.
+(rg writes ``{"type":"match",...`` for begin/match/context/end) and only events that end up on a
+page are decoded: the usual match or context event, in rg's own layout, by :func:`fast_match`
+and :func:`fast_context` without building its JSON object, anything else by :func:`parse`.
+Paths and lines that are not valid UTF-8 arrive base64-encoded (``{"bytes": ...}``); they are
+decoded to bytes and shown with U+FFFD for invalid sequences.
 
 One event is one line of output, and a match in a minified file can make that line many
 megabytes long. :class:`LineSplitter` keeps at most ``max_line`` bytes of any line: longer ones
@@ -16,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -199,6 +202,9 @@ def parse(item: Item) -> Event:
 
 
 _BEGIN_TEXT = re.compile(rb'^\{"type":"begin","data":\{"path":\{"text":"([^"\\]*)"\}\}\}$')
+BEGIN_LINE = re.compile(rb'\{"type":"begin","data":\{"path":\{"text":"(?:\./)*([^"\\\n]*)"\}\}\}\n')
+"""A plain ``begin`` line, newline included, matched where it starts in a whole run: group 1
+is what :func:`begin_path` and then :func:`clean_path` make of it."""
 
 
 def begin_path(item: Item) -> bytes:
@@ -231,7 +237,7 @@ def clean_path(raw: bytes) -> bytes:
     return raw
 
 
-_SLASH_NUL = bytes.maketrans(b"/\0", b"\0/")
+SLASH_NUL = bytes.maketrans(b"/\0", b"\0/")
 """Swaps "/" and NUL: applied twice it gives back what it was given."""
 
 
@@ -239,7 +245,7 @@ def sort_key(raw: bytes) -> bytes:
     """A key whose plain bytes order is ``rg --sort=path`` order (names compared bytewise,
     directory by directory): "/" becomes NUL, which sorts before every byte a file name can
     hold, so ``a/b`` comes before ``a+`` as it does in rg's walk."""
-    return clean_path(raw).translate(_SLASH_NUL)
+    return clean_path(raw).translate(SLASH_NUL)
 
 
 def sort_keys(records: bytes) -> list[bytes]:
@@ -249,14 +255,14 @@ def sort_keys(records: bytes) -> list[bytes]:
     C-level passes instead of a Python call per path: swapping "/" and NUL turns every slash
     into the key's NUL and every record separator into a "/", which no name can hold.
     """
-    keys = records.translate(_SLASH_NUL).split(b"/")
+    keys = records.translate(SLASH_NUL).split(b"/")
     keys.pop()  # what follows the last separator: nothing, for complete records
     return keys
 
 
 def path_of_key(key: bytes) -> bytes:
     """The path a :func:`sort_key` was made from (without ``./``)."""
-    return key.translate(_SLASH_NUL)
+    return key.translate(SLASH_NUL)
 
 
 def show(raw: bytes) -> str:
@@ -304,12 +310,102 @@ def _ascii_line(event: Event, max_chars: int) -> tuple[str, int | None] | None:
     """
     if event.text is None or not event.text.isascii():
         return None
-    body = event.text.rstrip("\n")
     starts = event.submatch_starts
-    if "\n" in body or (starts and starts[0] > len(body)):
+    return _ascii_text(event.text, starts[0] if starts else None, max_chars)
+
+
+def _ascii_text(text: str, first: int | None, max_chars: int) -> tuple[str, int | None] | None:
+    """:func:`_ascii_line` of a line's ASCII text and its first submatch start."""
+    body = text.rstrip("\n")
+    if "\n" in body or (first is not None and first > len(body)):
         return None
-    first = starts[0] if starts else None
-    text = body.rstrip("\r").replace("\x00", "\\0")
-    if len(text) > max_chars:
-        text = cut_line(text, max_chars, around=first)
-    return text, None if first is None else first + 1
+    shown = body.rstrip("\r").replace("\x00", "\\0")
+    if len(shown) > max_chars:
+        shown = cut_line(shown, max_chars, around=first)
+    return shown, None if first is None else first + 1
+
+
+# The usual match or context event, in the layout and key order rg writes: the part before
+# the ``lines`` text and the part after it, as patterns over the decoded line. Their strings
+# and numbers follow JSON's grammar exactly (no raw control characters, only valid escapes, no
+# leading zeros), and the text between them is read by the JSON decoder's own string scanner,
+# so a line they accept is one ``json.loads`` accepts, with the same values.
+_STR = r'[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*'
+_INT = r"(?:0|[1-9][0-9]{0,17})"
+_SUBMATCH = rf'\{{"match":\{{"(?:text|bytes)":"{_STR}"\}},"start":START,"end":{_INT}\}}'
+_FIRST_SUBMATCH = _SUBMATCH.replace("START", f"({_INT})")
+_MORE_SUBMATCH = _SUBMATCH.replace("START", _INT)
+_LINES_HEAD = re.compile(
+    rf'\{{"type":"(?:match|context)","data":\{{"path":\{{"text":"{_STR}"\}},"lines":\{{"text":"'
+)
+_LINES_TAIL = re.compile(
+    rf'\}},"line_number":({_INT}),"absolute_offset":{_INT},"submatches":\['
+    rf"(?:{_FIRST_SUBMATCH}(?:,{_MORE_SUBMATCH})*)?"
+    r"\]\}\}\Z"
+)
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+"""The JSON decoder's own (strict) string reader: the value and end of the string whose
+opening quote is just before the given index."""
+_TAIL_MAX = 1 << 10
+"""Beyond this the submatches are left to ``json.loads``, which reads a long string (a
+``.*`` match on a minified line, hundreds of submatches) faster than a pattern does."""
+
+
+def _fast_lines(item: Item) -> tuple[int, str, int | None] | None:
+    """A usual match or context event's line number, ``lines`` text and first submatch start,
+    without building the JSON object; None for an event of any other shape."""
+    if not isinstance(item, bytes):
+        return None
+    try:
+        line = item.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return None
+    head = _LINES_HEAD.match(line)
+    if head is None:
+        return None
+    try:
+        text, end = _scanstring(line, head.end())
+    except ValueError:
+        return None
+    if len(line) - end > _TAIL_MAX:
+        return None
+    tail = _LINES_TAIL.match(line, end)
+    if tail is None:
+        return None
+    number, start = tail.groups()
+    return int(number), text, None if start is None else int(start)
+
+
+def fast_match(item: Item, max_chars: int) -> tuple[int, str, int | None] | None:
+    """``(line, text, column)`` of a match event as ``parse`` and :func:`match_text` give them,
+    for the usual one-line match; None for anything else (the caller then parses it fully).
+
+    A page decodes every match it shows; this skips the JSON object, the :class:`Event` and,
+    for ASCII text, the round trip through bytes.
+    """
+    decoded = _fast_lines(item)
+    if decoded is None:
+        return None
+    number, text, first = decoded
+    if text.isascii():
+        shown = _ascii_text(text, first, max_chars)
+        return None if shown is None else (number, *shown)
+    raw = text.encode("utf-8", "surrogatepass").rstrip(b"\n")
+    if b"\n" in raw or (first is not None and first > len(raw)):
+        return None
+    column = None if first is None else len(show(raw[:first])) + 1
+    return number, line_text(raw, max_chars, first), column
+
+
+def fast_context(item: Item, max_chars: int) -> tuple[int, str] | None:
+    """``(line, text)`` of a context event as ``parse`` and :func:`line_text` give them, for
+    the usual layout (ASCII text without the round trip through bytes); None for anything
+    else."""
+    decoded = _fast_lines(item)
+    if decoded is None:
+        return None
+    number, text, _ = decoded
+    if not text.isascii():
+        return number, line_text(text.encode("utf-8", "surrogatepass"), max_chars)
+    shown = text.rstrip("\n").rstrip("\r").replace("\x00", "\\0")
+    return number, shown if len(shown) <= max_chars else cut_line(shown, max_chars)

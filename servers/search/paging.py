@@ -19,16 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from servers.search.events import (
+    BEGIN_LINE,
     BEGIN_MARKER,
     HEAD_BYTES,
     MATCH_MARKER,
+    SLASH_NUL,
     TAIL_BYTES,
-    Event,
     Item,
     LineSplitter,
     Oversize,
     begin_path,
     clean_path,
+    fast_context,
+    fast_match,
     kind_of,
     line_text,
     match_text,
@@ -165,7 +168,11 @@ class ContentPage:
             self._on_match(item)
         elif kind == "context":
             if self.context and self._allowed:
-                self._on_context(parse(item))
+                fast = fast_context(item, self.max_line_chars)
+                if fast is None:
+                    event = parse(item)
+                    fast = event.line or 0, line_text(event.lines, self.max_line_chars)
+                self._on_context(Line(*fast))
         elif kind == "begin":
             self.enter_file(clean_path(begin_path(item)))
         elif kind == "end":
@@ -200,27 +207,34 @@ class ContentPage:
             self.skipped += 1
             self._pending.clear()
             return
-        event = parse(item)
-        first = event.line or 0
-        text, column = match_text(event, self.max_line_chars)
+        fast = fast_match(item, self.max_line_chars)
+        if fast is None:
+            event = parse(item)
+            number: int | None = event.line
+            text, column = match_text(event, self.max_line_chars)
+        else:
+            number, text, column = fast
+        first = number or 0
         last_line = first + text.count("\n")
-        before = [line for line in self._pending if line.number >= first - self.context]
-        weight = _weight(text) + len(self._path) + sum(_weight(line.text) for line in before)
+        weight = _weight(text) + len(self._path)
+        before: list[Line] = []
+        if self._pending:
+            before = [line for line in self._pending if line.number >= first - self.context]
+            weight += sum(_weight(line.text) for line in before)
         if self.matches and self._chars + weight > self.max_chars:
             self.cut_by_size = True
             self.more += 1
             self._full = self._counting = True
             return
         self._chars += weight
-        self.matches.append(PageMatch(self._path, event.line, text, column, last_line, before))
+        self.matches.append(PageMatch(self._path, number, text, column, last_line, before))
         self._last_here = True
         self._pending.clear()
         if len(self.matches) >= self.limit:
             self._full = True
             self._counting = not self.context
 
-    def _on_context(self, event: Event) -> None:
-        line = Line(event.line or 0, line_text(event.lines, self.max_line_chars))
+    def _on_context(self, line: Line) -> None:
         last = self.matches[-1] if self._last_here else None
         if (
             last is not None
@@ -307,9 +321,11 @@ class UnorderedBuffer:
     def feed(self, chunk: bytes) -> None:
         if self.overflow:
             return
-        data = self._tail + chunk
-        self.matches += data.count(MATCH_MARKER)
-        self._tail = data[-(len(MATCH_MARKER) - 1) :]
+        # A marker split between two chunks lies in the last bytes before this chunk and its
+        # first ones; no marker fits in ``keep`` bytes, so that window holds only split ones.
+        keep = len(MATCH_MARKER) - 1
+        self.matches += chunk.count(MATCH_MARKER) + (self._tail + chunk[:keep]).count(MATCH_MARKER)
+        self._tail = chunk[-keep:] if len(chunk) >= keep else (self._tail + chunk)[-keep:]
         self.size += len(chunk)
         self._chunks.append(chunk)
         if self.matches > self.cap or self.size > self.max_bytes:
@@ -322,7 +338,7 @@ class UnorderedBuffer:
         data = b"".join(self._chunks)
         data = data[: data.rfind(b"\n") + 1]  # a line cut short (rg timed out) is left out
         spans = file_spans(data)
-        spans.sort(key=lambda span: sort_key(span[0]))
+        spans.sort(key=lambda span: span[0].translate(SLASH_NUL))  # sort_key of a clean path
         for path, start, end in spans:
             if page.satisfied:
                 page.count_file(path, data.count(MATCH_MARKER, start, end))
@@ -350,19 +366,27 @@ def file_spans(data: bytes) -> list[tuple[bytes, int, int]]:
     """
     summary = data.rfind(_SUMMARY)
     stop = len(data) if summary == -1 else summary + 1
-    starts = [0] if data.startswith(BEGIN_MARKER) else []
-    found = data.find(_NEXT_BEGIN, 0, stop)
-    while found != -1:
-        starts.append(found + 1)
-        found = data.find(_NEXT_BEGIN, found + 1, stop)
+    if data.startswith(BEGIN_MARKER):
+        begin = 0
+    else:
+        begin = data.find(_NEXT_BEGIN, 0, stop) + 1
+        if not begin:
+            return []
     spans: list[tuple[bytes, int, int]] = []
-    for index, begin in enumerate(starts):
-        end = starts[index + 1] if index + 1 < len(starts) else stop
-        line_end = data.find(b"\n", begin, end)
-        if line_end == -1:
-            line_end = end
-        spans.append((clean_path(begin_path(data[begin:line_end])), line_end + 1, end))
-    return spans
+    while True:
+        found = data.find(_NEXT_BEGIN, begin, stop)
+        end = stop if found == -1 else found + 1
+        plain = BEGIN_LINE.match(data, begin, end)
+        if plain is not None:
+            spans.append((plain[1], plain.end(), end))
+        else:
+            line_end = data.find(b"\n", begin, end)
+            if line_end == -1:
+                line_end = end
+            spans.append((clean_path(begin_path(data[begin:line_end])), line_end + 1, end))
+        if found == -1:
+            return spans
+        begin = found + 1
 
 
 @dataclass(frozen=True, slots=True)

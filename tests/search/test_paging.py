@@ -180,13 +180,13 @@ file_blocks = st.lists(
 )
 
 
-@given(files=file_blocks, summary=st.booleans(), dot=st.booleans())
+@given(files=file_blocks, summary=st.booleans(), dot=st.sampled_from([b"", b"./", b"././", b".//"]))
 def test_file_spans_agree_with_parsing_every_line(
-    files: list[tuple[bytes, list[tuple[bool, bytes]], int | None]], summary: bool, dot: bool
+    files: list[tuple[bytes, list[tuple[bool, bytes]], int | None]], summary: bool, dot: bytes
 ) -> None:
     run = b""
     for path, events, binary in files:
-        shown = b"./" + path if dot else path
+        shown = dot + path
         run += rgjson.begin(shown)
         for number, (is_match, text) in enumerate(events, 1):
             kind = "match" if is_match else "context"
@@ -206,6 +206,15 @@ def test_replay_leaves_out_a_line_cut_short_by_a_timeout() -> None:
     page = ContentPage(0, 100)
     buffer.replay(page)
     assert [(m.path, m.line) for m in page.matches] == [(b"a.txt", 1), (b"a.txt", 2)]
+
+
+def test_unordered_buffer_counts_matches_split_across_chunks() -> None:
+    data = stream(files=3, per_file=5)
+    for size in (1, 2, 13, 14, 15, 16, 29, 1 << 16):
+        buffer = UnorderedBuffer(cap=100)
+        for i in range(0, len(data), size):
+            buffer.feed(data[i : i + size])
+        assert buffer.matches == 15, size
 
 
 def test_unordered_buffer_gives_up_past_its_cap() -> None:
