@@ -12,6 +12,7 @@ Only ``offset + limit`` candidates are kept (a bounded heap) however many files 
 
 from __future__ import annotations
 
+import heapq
 import re
 import sys
 from collections.abc import Iterable
@@ -203,8 +204,16 @@ class FileMatcher:
         keep = self.offset + self.limit
         keys = sort_keys(complete)
         self.total += len(keys)
-        keys.sort()
-        del keys[keep:]
+        if len(self._first) >= keep:
+            # Only a key before the last one kept can still make the page (keys are unique).
+            last = self._first[-1]
+            keys = [key for key in keys if key < last]
+            if not keys:
+                return
+        if len(keys) > keep:
+            keys = heapq.nsmallest(keep, keys)  # sorted, without sorting the rest
+        else:
+            keys.sort()
         # Both runs are sorted: sorted() merges them in one linear pass.
         self._first = sorted(self._first + keys)[:keep] if self._first else keys
 

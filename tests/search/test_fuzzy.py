@@ -118,7 +118,7 @@ def test_fuzzy_pages_equal_scoring_every_path(
     assert matcher.total == len(scored)
 
 
-@given(paths=st.lists(names, max_size=15), chunk=st.integers(min_value=1, max_value=40))
+@given(paths=st.lists(names, max_size=30), chunk=st.integers(min_value=1, max_value=120))
 def test_glob_pages_follow_rgs_path_order(paths: list[str], chunk: int) -> None:
     unique = list(dict.fromkeys(p.encode("utf-8", "surrogateescape") for p in paths))
     matcher = FileMatcher("*", 1, 4)
