@@ -205,11 +205,10 @@ class Timings:
 
 async def measure(corpus: Path, queries: list[Query], rg: str) -> tuple[dict[str, Timings], float]:
     """Per query: the timings and the result's last line; then the server's peak RSS."""
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "servers.search", "--root", str(corpus)], cwd=REPO
-    )
+    server = ["-m", "servers.search", "--root", str(corpus)]
+    params = StdioServerParameters(command=sys.executable, args=server, cwd=REPO)
     out: dict[str, Timings] = {}
-    async with hub_client("-m", "servers.search", "--root", str(corpus)) as client:
+    async with hub_client(*server) as client:
         pid = server_pid()
         async with Client(params, mode="legacy") as sdk_client:
             for query in queries:

@@ -399,13 +399,13 @@ def fast_match(item: Item, max_chars: int) -> tuple[int, str, int | None] | None
 
 def fast_context(item: Item, max_chars: int) -> tuple[int, str] | None:
     """``(line, text)`` of a context event as ``parse`` and :func:`line_text` give them, for
-    the usual layout (ASCII text without the round trip through bytes); None for anything
-    else."""
+    the usual one-line layout (ASCII text without the round trip through bytes); None for
+    anything else."""
     decoded = _fast_lines(item)
     if decoded is None:
         return None
     number, text, _ = decoded
     if not text.isascii():
         return number, line_text(text.encode("utf-8", "surrogatepass"), max_chars)
-    shown = text.rstrip("\n").rstrip("\r").replace("\x00", "\\0")
-    return number, shown if len(shown) <= max_chars else cut_line(shown, max_chars)
+    shown = _ascii_text(text, None, max_chars)
+    return None if shown is None else (number, shown[0])
