@@ -46,7 +46,9 @@ from typing import Any, TextIO
 
 import anyio
 import mcp.types as types
+from anyio.abc import TaskGroup
 from mcp.server.mcpserver import MCPServer
+from mcp.server.runner import serve_dual_era_loop
 
 # The SDK's stdio transport yields these context-carrying memory streams; using them keeps the
 # handlers' contextvars exactly as under the SDK's transport (mcp is pinned to one minor).
@@ -56,6 +58,8 @@ from mcp.shared._context_streams import (
     create_context_streams,
 )
 from mcp.shared.message import SessionMessage
+
+from servers.common.fastcall import SendLine, ToolCallLane
 
 if sys.platform != "win32":
     import fcntl
@@ -173,24 +177,41 @@ async def serve_stdio(
     """Serve ``server`` over stdin/stdout until the client closes stdin or stops reading.
 
     The same as ``server.run_stdio_async()``, which it falls back to when stdio cannot be polled.
+    Modern ``tools/call`` requests take the :class:`~servers.common.fastcall.ToolCallLane`.
     """
     if not can_poll_stdio():
         await server.run_stdio_async()
         return
-    # MCPServer.run_stdio_async runs its low-level server exactly so; there is no public handle.
+    # MCPServer.run_stdio_async runs its low-level server; there is no public handle. Its
+    # ``run`` is the lifespan around ``serve_dual_era_loop``, spelled out here because the lane
+    # serves calls in the same lifespan.
     lowlevel = server._lowlevel_server
-    async with pipe_stdio(max_message_bytes=max_message_bytes) as (read_stream, write_stream):
-        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+    async with lowlevel.lifespan(lowlevel) as lifespan_state:
+
+        def lane(send_line: SendLine, task_group: TaskGroup) -> ToolCallLane:
+            return ToolCallLane(lowlevel, lifespan_state, send_line, task_group)
+
+        async with pipe_stdio(max_message_bytes=max_message_bytes, lane=lane) as streams:
+            await serve_dual_era_loop(
+                lowlevel,
+                *streams,
+                lifespan_state=lifespan_state,
+                init_options=lowlevel.create_initialization_options(),
+            )
 
 
 @asynccontextmanager
 async def pipe_stdio(
-    *, max_message_bytes: int = MAX_MESSAGE_BYTES
+    *,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    lane: Callable[[SendLine, TaskGroup], ToolCallLane] | None = None,
 ) -> AsyncIterator[tuple[ReadStream, WriteStream]]:
     """Claim fds 0 and 1 and yield the session's ``(read_stream, write_stream)``.
 
     Only for pipes and sockets (:func:`can_poll_stdio`). Raises :class:`MessageTooLargeError` on
-    exit if the client sent an over-long line (the session sees end of input first).
+    exit if the client sent an over-long line (the session sees end of input first). ``lane``
+    builds a :class:`~servers.common.fastcall.ToolCallLane` that is offered every line first;
+    its calls end with the session.
     """
     with (
         _claimed(0, _null_input, flush=None) as wire_in,
@@ -198,11 +219,15 @@ async def pipe_stdio(
     ):
         pipes = _Pipes(wire_in, wire_out, max_message_bytes)
         async with anyio.create_task_group() as tg:
+            if lane is not None:
+                pipes.lane = lane(pipes.send_line, tg)
             tg.start_soon(pipes.read_loop)
             tg.start_soon(pipes.write_loop)
             try:
                 yield pipes.read_stream, pipes.write_stream
             finally:
+                if pipes.lane is not None:
+                    pipes.lane.close()
                 pipes.stop_reading.cancel()
                 pipes.write_stream.close()  # the writer drains what is queued, then ends
         if pipes.error is not None:
@@ -217,7 +242,12 @@ class _Pipes:
         self.wire_out = wire_out
         self.max_message_bytes = max_message_bytes
         self.error: MessageTooLargeError | None = None
+        self.lane: ToolCallLane | None = None
+        self.connected = True
+        """False once the client has closed its end: nothing more is written."""
         self.stop_reading = anyio.CancelScope()
+        # Whole messages never interleave on the wire, even when one waits for the pipe to drain.
+        self._writing = anyio.Lock(fast_acquire=True)
         # Unbuffered, like the SDK's: the reader waits until the session takes each message.
         self.read_sink, self.read_stream = create_context_streams[SessionMessage | Exception](0)
         self.write_stream, self.write_source = create_context_streams[SessionMessage](0)
@@ -236,37 +266,48 @@ class _Pipes:
 
     async def _read_lines(self) -> None:
         lines = LineSplitter(self.max_message_bytes)
+        lane = self.lane
         while chunk := await _read_some(self.wire_in):
             for line in lines.feed(chunk):
-                await self._deliver(line)
+                if lane is None or not lane.take(line):
+                    await self._deliver(line)
         if last := lines.rest():  # a last line without its newline, as the SDK's reader yields
             await self._deliver(last)
 
     async def _deliver(self, data: bytes) -> None:
         # Decoded like the SDK's text wrapper does (UTF-8, bad bytes replaced), then validated.
         line = data.decode("utf-8", errors="replace")
-        item: SessionMessage | Exception
         try:
-            item = SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+            message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
         except Exception as exc:
-            item = exc
+            item: SessionMessage | Exception = exc
+        else:
+            item = SessionMessage(message)
+            if self.lane is not None and self.lane.era is None:
+                self.lane.observe(message)
         await self.read_sink.send(item)
 
     async def write_loop(self) -> None:
         """Write each outgoing message as one line. Once the client has closed its end, stop
         reading too (the session ends as on EOF) and drop what is still queued."""
-        connected = True
         async with self.write_source:
             async for session_message in self.write_source:
-                if not connected:
+                if not self.connected:
                     continue
                 body = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                try:
-                    await _write_all(self.wire_out, (body + "\n").encode())
-                except (BrokenPipeError, ConnectionResetError):
-                    logger.debug("the client closed stdout; ending the session")
-                    connected = False
-                    self.stop_reading.cancel()
+                await self.send_line((body + "\n").encode())
+
+    async def send_line(self, line: bytes) -> None:
+        """Write one whole message line, unless the client has gone."""
+        async with self._writing:
+            if not self.connected:
+                return
+            try:
+                await _write_all(self.wire_out, line)
+            except (BrokenPipeError, ConnectionResetError):
+                logger.debug("the client closed stdout; ending the session")
+                self.connected = False
+                self.stop_reading.cancel()
 
 
 async def _read_some(fd: int) -> bytes:

@@ -2,8 +2,10 @@
 
 It starts through ``run_server`` like the bundled servers. Its tools misbehave on the wire's
 behalf (stray prints, a child writing to stdout, results larger than a pipe buffer) and report
-what the transport cannot hide (how many threads the process runs). With ``STDIO_APP_FAREWELL``
-set it prints ``farewell`` on stdout after the server stops, which shows stdout was restored.
+what the transport cannot hide (how many threads the process runs, how many calls took the
+``ToolCallLane``). With ``STDIO_APP_FAREWELL`` set it prints ``farewell`` on stdout after the
+server stops, which shows stdout was restored; with ``STDIO_APP_SDK_ONLY`` set the lane is off,
+so its answers can be compared with the SDK's.
 """
 
 from __future__ import annotations
@@ -12,15 +14,22 @@ import os
 import string
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
+from servers.common.fastcall import ToolCallLane
 from servers.common.runner import run_server
 from servers.common.server import new_server
 
 FAREWELL_ENV = "STDIO_APP_FAREWELL"
+SDK_ONLY_ENV = "STDIO_APP_SDK_ONLY"
+"""Set: every message takes the SDK's path (no ``ToolCallLane``), to compare the two."""
+served_by_lane = 0
+"""Calls the lane served in this process (``lane_calls`` tool)."""
 
 
 def pattern(size: int) -> str:
@@ -68,10 +77,54 @@ def create_server() -> MCPServer[Any]:
         """How many threads this process runs."""
         return threading.active_count()
 
+    @server.tool()
+    async def fails(message: str) -> str:
+        """Fail with ``message``."""
+        raise ToolError(message)
+
+    @server.tool()
+    async def steps(count: int, ctx: Context) -> str:
+        """Report ``count`` progress steps and log each."""
+        for step in range(count):
+            await ctx.report_progress(step + 1, count, f"step {step + 1}")
+            await ctx.info(f"did step {step + 1}")
+        return "done"
+
+    @server.tool()
+    async def wait_for_cancel(path: str) -> str:
+        """Sleep until cancelled, then write ``cancelled`` to ``path``."""
+        try:
+            await anyio.sleep(60)
+        except anyio.get_cancelled_exc_class():
+            Path(path).write_text("cancelled")
+            raise
+        return "slept"
+
+    @server.tool()
+    async def lane_calls() -> int:
+        """How many calls the ToolCallLane has served so far."""
+        return served_by_lane
+
     return server
 
 
+def _count_lane_calls() -> None:
+    start = ToolCallLane._start
+
+    def counted(self: ToolCallLane, line: bytes) -> bool:
+        global served_by_lane
+        taken = start(self, line)
+        served_by_lane += taken
+        return taken
+
+    ToolCallLane._start = counted  # type: ignore[method-assign]
+
+
 def main() -> None:
+    if os.environ.get(SDK_ONLY_ENV):
+        ToolCallLane.take = lambda self, line: False  # type: ignore[method-assign]
+    else:
+        _count_lane_calls()
     run_server("stdio-app", "A server for the stdio tests.", lambda *_: create_server())
     if os.environ.get(FAREWELL_ENV):
         print("farewell")
