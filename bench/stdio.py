@@ -1,11 +1,13 @@
 """The stdio transport: a no-op ``tools/call`` round trip, the SDK's transport against ours.
 
-The same no-op server (``bench/_noop_server.py``) runs twice: through ``run_server`` (our
-thread-free transport, :mod:`servers.common.stdio`) and through the SDK's
-``MCPServer.run_stdio_async`` (``anyio.wrap_file``: a worker-thread hop per line read and per
-write and flush). A minimal blocking JSON-RPC client in this process writes one request line
-and reads one response line, so its own cost is small and the same for both. Rounds alternate
-between the two servers so machine noise hits both alike.
+The same no-op server (``bench/_noop_server.py``) runs through ``run_server`` (our thread-free
+transport, :mod:`servers.common.stdio`) and through the SDK's ``MCPServer.run_stdio_async``
+(``anyio.wrap_file``: a worker-thread hop per line read and per write and flush), each in both
+protocol eras: the 2025 ``initialize`` handshake, and 2026-07-28, where every request carries
+its ``_meta`` envelope and our transport serves ``tools/call`` on its
+:class:`~servers.common.fastcall.ToolCallLane`. A minimal blocking JSON-RPC client in this
+process writes one request line and reads one response line, so its own cost is small and the
+same for all. Rounds alternate between the servers so machine noise hits them alike.
 
 Figures: the round trip's median, and the server's CPU time per call (utime + stime from
 ``/proc/<pid>/stat`` across all measured calls), which a busy shared machine disturbs far less
@@ -35,12 +37,18 @@ SDK_SERVER = (
     "anyio.run(create_server().run_stdio_async)"
 )
 CALL = {"name": "noop", "arguments": {}}
+ENVELOPE = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "0"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+"""The 2026-07-28 per-request ``_meta`` envelope, as the SDK's client stamps it."""
 
 
 class RawClient:
-    """Just enough MCP (the initialize handshake, then ``tools/call``) over a child's pipes."""
+    """Just enough MCP over a child's pipes: open the connection in one era, then ``tools/call``."""
 
-    def __init__(self, command: list[str]) -> None:
+    def __init__(self, command: list[str], *, modern: bool) -> None:
         self.process = subprocess.Popen(
             command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
@@ -48,6 +56,11 @@ class RawClient:
         self._in: IO[bytes] = self.process.stdin
         self._out: IO[bytes] = self.process.stdout
         self._next_id = 0
+        if modern:  # the first request opens the era: discovery with the envelope
+            self.call = {**CALL, "_meta": ENVELOPE}
+            self.request("server/discover", {"_meta": ENVELOPE})
+            return
+        self.call = CALL
         self.request(
             "initialize",
             {
@@ -74,7 +87,7 @@ class RawClient:
         times = []
         for _ in range(count):
             began = time.perf_counter()
-            self.request("tools/call", CALL)
+            self.request("tools/call", self.call)
             times.append(time.perf_counter() - began)
         return times
 
@@ -87,11 +100,26 @@ class RawClient:
         return self.process.wait(10)
 
 
+LANE_OFF_SERVER = (
+    "from servers.common.fastcall import ToolCallLane; "
+    "ToolCallLane.take = lambda self, line: False; "
+    "from bench._noop_server import main; main()"
+)
+SERVERS = {
+    "SDK run_stdio_async": [sys.executable, "-c", SDK_SERVER],
+    "toolwire (servers.common.stdio)": [sys.executable, str(NOOP_SERVER)],
+}
+ERAS = {"handshake era": False, "2026-07-28 era": True}
+LANE_OFF = "toolwire without its ToolCallLane, 2026-07-28 era"
+
+
 def measure() -> list[Row]:
     clients = {
-        "SDK run_stdio_async": RawClient([sys.executable, "-c", SDK_SERVER]),
-        "toolwire (servers.common.stdio)": RawClient([sys.executable, str(NOOP_SERVER)]),
+        f"{server}, {era}": RawClient(command, modern=modern)
+        for era, modern in ERAS.items()
+        for server, command in SERVERS.items()
     }
+    clients[LANE_OFF] = RawClient([sys.executable, "-c", LANE_OFF_SERVER], modern=True)
     times: dict[str, list[float]] = {name: [] for name in clients}
     cpu: dict[str, float] = dict.fromkeys(clients, 0.0)
     try:
@@ -116,8 +144,13 @@ def measure() -> list[Row]:
             )
         )
         rows.append(Row(f"{name}: server CPU per call", f"{cpu[name] / calls * 1e6:.0f} µs"))
-    sdk, ours = (cpu[name] for name in clients)
-    rows.append(Row("server CPU per call, SDK / toolwire", f"{sdk / ours:.2f}x"))
+    for era in ERAS:
+        sdk, ours = (cpu[f"{server}, {era}"] for server in SERVERS)
+        rows.append(Row(f"{era}: server CPU per call, SDK / toolwire", f"{sdk / ours:.2f}x"))
+    lane_on = cpu[f"{next(reversed(SERVERS))}, 2026-07-28 era"]
+    rows.append(
+        Row("2026-07-28 era: server CPU per call, lane off / on", f"{cpu[LANE_OFF] / lane_on:.2f}x")
+    )
     return rows
 
 
