@@ -23,6 +23,10 @@ from typing import Any, cast
 
 from mcp import Client
 from mcp.client.session import ClientSession
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+
+from agent.hub.fastcall import FastToolCalls
+from agent.hub.stdio import StdioTransport
 
 Validator = Any
 """A ``jsonschema`` validator (the package ships no type information)."""
@@ -80,16 +84,29 @@ class FastValidationSession(ClientSession):
 
 
 class HubClient(Client):
-    """``mcp.Client`` whose session is a :class:`FastValidationSession`.
+    """``mcp.Client`` whose session is a :class:`FastValidationSession` and, over the hub's
+    :class:`~agent.hub.stdio.StdioTransport`, sends ``tools/call`` through
+    :class:`~agent.hub.fastcall.FastToolCalls`.
 
     The SDK builds its ``ClientSession`` inside ``Client``; rather than copy that constructor
     call (and drift from it), the built session's class is narrowed to the subclass, which adds
-    behaviour only and no state of its own at construction.
+    behaviour only and no state of its own at construction. The dispatcher is wrapped after the
+    session has wired itself to the SDK's one, which it keeps using underneath.
     """
+
+    lean_tool_calls = True
+    """False keeps every request on the SDK's dispatcher (for comparisons)."""
 
     async def _build_session(self, exit_stack: AsyncExitStack) -> ClientSession:
         session = await super()._build_session(exit_stack)
         session.__class__ = FastValidationSession
+        inner = session._dispatcher
+        if (
+            self.lean_tool_calls
+            and isinstance(self.server, StdioTransport)
+            and isinstance(inner, JSONRPCDispatcher)
+        ):
+            session._dispatcher = FastToolCalls(inner, self.server)
         return session
 
 
