@@ -27,7 +27,7 @@ from servers.search.events import show
 from servers.search.fuzzy import FileMatcher
 from servers.search.paging import ContentPage, CountTally, FilesPage, PathFilter, Refused
 from servers.search.render import (
-    match_model,
+    match_models,
     refused_note,
     render_find,
     render_grep,
@@ -303,7 +303,7 @@ def create_server(settings: SearchSettings) -> MCPServer:
             deadline=deadline(),
             count_budget=settings.count_budget_s,
         )
-        result.matches = [match_model(m, call.display) for m in page.matches]
+        result.matches = match_models(page.matches, call.display_all)
         result.timed_out = outcome.timed_out
         at_least = max(page.more, outcome.seen - page.shown_until)
         next_offset = page.shown_until if at_least > 0 and not outcome.timed_out else None
