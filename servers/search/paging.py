@@ -339,10 +339,20 @@ class UnorderedBuffer:
         data = data[: data.rfind(b"\n") + 1]  # a line cut short (rg timed out) is left out
         spans = file_spans(data)
         spans.sort(key=lambda span: span[0].translate(SLASH_NUL))  # sort_key of a clean path
+        # Without a path filter every file after the page counts in full: their matches are
+        # the run's total less those in the files fed event by event (one count, not one per
+        # file).
+        count_by_file = page.path_filter is not None
+        fed = 0
         for path, start, end in spans:
             if page.satisfied:
+                if not count_by_file:
+                    page.more += data.count(MATCH_MARKER) - fed
+                    return
                 page.count_file(path, data.count(MATCH_MARKER, start, end))
                 continue
+            if not count_by_file:
+                fed += data.count(MATCH_MARKER, start, end)
             page.enter_file(path)
             for line in data[start:end].split(b"\n"):
                 if len(line) > MAX_EVENT_BYTES:
