@@ -326,7 +326,9 @@ class _Reader:
                 stdin=subprocess.DEVNULL,
                 stdout=out_write,
                 stderr=err_write,
-                start_new_session=True,
+                # Its own process group for killpg; a new session (setsid) measured 10-60 us
+                # slower to start, and rg never touches a terminal.
+                process_group=0,
             )
         except BaseException:
             os.close(out_read)
