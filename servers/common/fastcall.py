@@ -157,7 +157,6 @@ class ToolCallLane:
         self.era: Literal["modern", "legacy"] | None = None
         """Decided by the client's first request (:meth:`observe`); the lane serves only
         ``modern``."""
-        self.calls_taken = 0
 
     # ------------------------------------------------------------------ reading
 
@@ -201,7 +200,6 @@ class ToolCallLane:
         # A reused id replaces the entry, as in the SDK (the older call can no longer be
         # cancelled by id).
         self._in_flight[coerce_request_id(request_id)] = _InFlight(scope, context)
-        self.calls_taken += 1
         self._task_group.start_soon(self._serve, request_id, params, context, scope)
         return True
 
