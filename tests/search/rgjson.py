@@ -53,7 +53,10 @@ def lines_event(kind: str, path: bytes, number: int, text: bytes, starts: list[i
     )
 
 
-SUMMARY = line({"type": "summary", "data": {"elapsed_total": {"secs": 0}, "stats": {}}})
+SUMMARY = line({"data": {"elapsed_total": {"secs": 0}, "stats": {}}, "type": "summary"})
+"""The closing summary as rg writes it: ``type`` last, unlike every other event."""
+SUMMARY_TYPE_FIRST = line({"type": "summary", "data": {"elapsed_total": {"secs": 0}, "stats": {}}})
+"""The same in the other events' layout (a future rg might write it so)."""
 
 # Bytes that are hard on a parser that looks at raw JSON: quotes, backslashes, newlines, the
 # event markers themselves, non-ASCII and bytes that are not UTF-8 at all.

@@ -180,9 +180,13 @@ file_blocks = st.lists(
 )
 
 
-@given(files=file_blocks, summary=st.booleans(), dot=st.sampled_from([b"", b"./", b"././", b".//"]))
+@given(
+    files=file_blocks,
+    summary=st.sampled_from([b"", rgjson.SUMMARY, rgjson.SUMMARY_TYPE_FIRST]),
+    dot=st.sampled_from([b"", b"./", b"././", b".//"]),
+)
 def test_file_spans_agree_with_parsing_every_line(
-    files: list[tuple[bytes, list[tuple[bool, bytes]], int | None]], summary: bool, dot: bytes
+    files: list[tuple[bytes, list[tuple[bool, bytes]], int | None]], summary: bytes, dot: bytes
 ) -> None:
     run = b""
     for path, events, binary in files:
@@ -192,8 +196,7 @@ def test_file_spans_agree_with_parsing_every_line(
             kind = "match" if is_match else "context"
             run += rgjson.lines_event(kind, shown, number, text + b"\n", [0] if is_match else [])
         run += rgjson.end(shown, binary)
-    if summary:
-        run += rgjson.SUMMARY
+    run += summary
     spans = [(path, run[start:end]) for path, start, end in file_spans(run)]
     assert spans == reference_spans(run)
 

@@ -210,3 +210,64 @@ def test_tree_names_really_sort_differently(tree: Path) -> None:
     assert reference_matches(tree)[0][0].startswith("B/")
     order = [p for p, _ in reference_matches(tree)]
     assert order.index("a/a+/f.py") < order.index("a+/f.py")
+
+
+@pytest.fixture
+def odd_tree(tmp_path: Path) -> Path:
+    """Files that test how a matching line is shown: non-ASCII before the match (columns are
+    bytes in rg's output, characters in ours), CRLF, tabs, long lines cut around the match,
+    invalid UTF-8, a binary file with a match before its first NUL, names with ':' and
+    spaces, and a line too long to hold."""
+    root = tmp_path / "odd"
+    write(root / "plain.txt", "needle at start\nno\n  indented needle\n")
+    write(root / "uni/ü ber.txt", "ééé needle ééé\nΣσς needle\n日本 needle 語\n")
+    write(root / "crlf.txt", "first needle\r\nsecond needle\r\n")
+    write(root / "tabs:colon.txt", "\tneedle\twith\ttabs\n")
+    write(root / "long.js", "x" * 3000 + "needle" + "y" * 3000 + "\n" + "needle" + "z" * 900 + "\n")
+    (root / "bad.txt").write_bytes(b"\xff\xfe needle \xc3\x28 here\nok needle\n")
+    (root / "late.bin").write_bytes(b"needle first\n" + b"q" * 100_000 + b"\n\0\nneedle after\n")
+    (root / "huge.js").write_bytes(b"w" * (1 << 21) + b"needle\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("pattern", "offset", "limit"),
+    [("needle", 0, 100), ("needle", 3, 4), ("e{2}d", 0, 100), ("(?i)NEEDLE", 5, 100), ("^", 0, 7)],
+)
+async def test_plain_and_json_runs_give_the_same_page(
+    odd_tree: Path, pattern: str, offset: int, limit: int
+) -> None:
+    from servers.search.paging import UnorderedLines
+    from servers.search.rg import Filters, Pattern, grep_argv
+
+    pages = []
+    for buffer, run in ((UnorderedLines(1000), "lines"), (UnorderedBuffer(1000), "json")):
+        argv = grep_argv(find_rg(), Pattern(pattern), Filters(), ".", run)  # type: ignore[arg-type]
+        done = await run_rg(argv, odd_tree, buffer, deadline=anyio.current_time() + 30)
+        assert done.eof and not buffer.overflow
+        page = ContentPage(offset, limit, max_line_chars=200)
+        assert buffer.replay(page)
+        pages.append(page)
+    plain, json_page = pages
+    assert plain.matches, "the tree has matches"
+    if pattern == "needle" and offset == 0:  # rg's note on the binary file was read
+        assert plain.binary_files == {b"late.bin": json_page.binary_files[b"late.bin"]}
+    assert [(m.path, m.line, m.text, m.column) for m in plain.matches] == [
+        (m.path, m.line, m.text, m.column) for m in json_page.matches
+    ]
+    assert (plain.skipped, plain.more, plain.binary_files) == (
+        json_page.skipped,
+        json_page.more,
+        json_page.binary_files,
+    )
+
+
+async def test_plain_output_it_cannot_read_falls_back_to_json(tmp_path: Path) -> None:
+    """A path with a newline splits a line of rg's plain output in two: the search is done
+    again with --json, and the result is exactly rg's."""
+    root = tmp_path / "nl"
+    write(root / "odd\nname.txt", "needle\n")
+    write(root / "a.txt", "needle\nneedle\n")
+    async with connect(root) as client:
+        found = await call(client, "grep", pattern="needle")
+    assert found.matches == [("a.txt", 1), ("a.txt", 2), ("odd\nname.txt", 1)]

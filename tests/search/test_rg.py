@@ -44,6 +44,14 @@ def test_grep_argv_content_run() -> None:
     assert argv.index("--glob=!{.git,.hg,.svn}") < argv.index("--glob=*.py")
 
 
+def test_grep_argv_plain_lines_run() -> None:
+    argv = grep_argv("rg", Pattern("foo"), Filters(), "one-file.txt", "lines")
+    for flag in ("--no-heading", "--with-filename", "--null", "--line-number", "--column"):
+        assert flag in argv
+    assert "--json" not in argv
+    assert argv[-3:] == ["--regexp=foo", "--", "one-file.txt"]
+
+
 def test_grep_argv_other_modes() -> None:
     files = grep_argv("rg", Pattern("x", fixed_strings=True), Filters(), ".", "files")
     assert {"--count", "--null", "--sortr=modified", "--fixed-strings", "--smart-case"} <= set(

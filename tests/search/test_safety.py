@@ -14,6 +14,7 @@ import pytest
 
 from servers.search import rg as rg_module
 from servers.search import server as search_server
+from servers.search.events import JSON_END
 from servers.search.paging import ContentPage, UnorderedBuffer
 from servers.search.rg import RgNotFoundError, Sink, find_rg, run_rg
 from tests.search.conftest import call, connect, write
@@ -139,16 +140,8 @@ async def test_rg_is_reaped_when_the_call_is_cancelled_before_its_reader_starts(
 ) -> None:
     # rg starts on the event loop; a cancellation that arrives before the reading thread has
     # taken over must still kill and reap it (it would wait on the FIFO forever)
-    started: list[int] = []
-    real_spawn = rg_module._Reader.spawn
-
-    def spawn(self: rg_module._Reader) -> None:
-        real_spawn(self)
-        assert self._proc is not None
-        started.append(self._proc.pid)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(rg_module._Reader, "spawn", spawn)
+        started = spawned_pids(patch)
         with anyio.CancelScope() as scope:
             scope.cancel()
             argv = [find_rg(), "--json", "needle", fifo.name]
@@ -246,3 +239,62 @@ async def test_missing_rg_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.M
     async with connect(tmp_path, rg_path=str(tmp_path / "no-rg-here")) as client:
         broken = await call(client, "grep", pattern="x")
     assert broken.error and "cannot run rg" in broken.text
+
+
+def summary_then_wait(tmp_path: Path) -> tuple[list[str], Path]:
+    """A stand-in for rg that writes a complete ``--json`` run (its summary line), then stays
+    alive, stdout still open, until the returned FIFO is opened for writing and closed."""
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    script = tmp_path / "rg-then-wait"
+    script.write_text(
+        "#!/bin/sh\n"
+        'printf \'%s\\n\' \'{"type":"begin","data":{"path":{"text":"a"}}}\'\n'
+        'printf \'%s\\n\' \'{"data":{"elapsed_total":{"secs":0}},"type":"summary"}\'\n'
+        'read line < "$1"\n'
+    )
+    script.chmod(0o755)
+    return [str(script), str(gate)], gate
+
+
+def spawned_pids(patch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the rg processes run_rg starts from now on (filled in as they start)."""
+    started: list[int] = []
+    real_spawn = rg_module._Reader.spawn
+
+    def spawn(self: rg_module._Reader) -> None:
+        real_spawn(self)
+        assert self._proc is not None
+        started.append(self._proc.pid)
+
+    patch.setattr(rg_module._Reader, "spawn", spawn)
+    return started
+
+
+async def test_a_run_whose_output_is_complete_returns_without_waiting_for_rg_to_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv, gate = summary_then_wait(tmp_path)
+    started = spawned_pids(monkeypatch)
+    buffer = UnorderedBuffer(1000)
+    run = await run_rg(argv, tmp_path, buffer, deadline=anyio.current_time() + 30, until=JSON_END)
+    assert run.eof and run.finishing and not run.timed_out
+    assert b"".join(buffer._chunks).endswith(JSON_END)
+    pid = started[0]
+    assert Path(f"/proc/{pid}").exists()  # it cannot exit before the gate opens
+    os.close(os.open(gate, os.O_WRONLY))
+    # it exits by itself and the reaper waits for it: gone, not left a zombie
+    await wait_until(lambda: not Path(f"/proc/{pid}").exists())
+
+
+async def test_a_finished_run_that_never_exits_is_killed_by_the_reaper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv, _gate = summary_then_wait(tmp_path)  # the gate never opens
+    started = spawned_pids(monkeypatch)
+    monkeypatch.setattr(rg_module, "REAP_GRACE_S", 0.2)
+    run = await run_rg(
+        argv, tmp_path, UnorderedBuffer(1000), deadline=anyio.current_time() + 30, until=JSON_END
+    )
+    assert run.finishing
+    await wait_until(lambda: not Path(f"/proc/{started[0]}").exists())
