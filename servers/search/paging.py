@@ -414,15 +414,17 @@ class UnorderedLines(UnorderedBuffer):
         total = data.count(b"\0")
         files: dict[bytes, list[bytes]] = {}
         binary: dict[bytes, int] = {}
+        prefix = b"\0"  # (no line starts with a NUL)
+        group: list[bytes] = []
         for line in lines:
+            if line.startswith(prefix):  # rg writes a file's lines together
+                group.append(line)
+                continue
             nul = line.find(b"\0")
             if nul >= 0:
-                path = line[:nul]
-                found = files.get(path)
-                if found is None:
-                    files[path] = [line]
-                else:
-                    found.append(line)
+                prefix = line[: nul + 1]
+                group = files.setdefault(line[:nul], [])
+                group.append(line)
                 continue
             note = _BINARY_NOTE.fullmatch(line)
             if note is None:
