@@ -10,6 +10,7 @@ any request that does not carry ``Authorization: Bearer <token>`` with 401.
 from __future__ import annotations
 
 import argparse
+import gc
 import hmac
 import logging
 import os
@@ -178,6 +179,10 @@ def run_server(
     except WorkspaceError as exc:
         parser.error(str(exc))
     server = factory(args, workspace)
+    # What exists now (imported modules, the server and its tools: ~90k objects) lives as long
+    # as the process. Frozen out of the collector's sight, a full collection costs next to
+    # nothing instead of 20-26 ms (measured) in the middle of whichever tool call triggers it.
+    gc.freeze()
     token: str | None = args.token or os.environ.get(TOKEN_ENV) or None
     try:
         if args.http:

@@ -10,6 +10,7 @@ so its answers can be compared with the SDK's.
 
 from __future__ import annotations
 
+import gc
 import os
 import string
 import sys
@@ -71,6 +72,11 @@ def create_server() -> MCPServer[Any]:
         """Return ``index`` after ``delay`` seconds."""
         await anyio.sleep(delay)
         return index
+
+    @server.tool()
+    async def frozen_objects() -> int:
+        """How many objects the garbage collector leaves alone for good (``gc.freeze``)."""
+        return gc.get_freeze_count()
 
     @server.tool()
     async def threads() -> int:

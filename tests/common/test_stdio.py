@@ -47,6 +47,12 @@ async def test_official_client_over_the_thread_free_transport(mode: str) -> None
         assert text_of(await client.call_tool("threads", {})) == "1"
 
 
+async def test_the_objects_built_at_start_up_are_frozen_out_of_the_collector() -> None:
+    async with stdio_client(APP, mode="auto") as client:
+        frozen = int(text_of(await client.call_tool("frozen_objects", {})))
+    assert frozen > 10_000  # the imported modules and the server, at least
+
+
 async def test_result_larger_than_the_pipe_buffer_arrives_intact() -> None:
     size = 6 * MB
     async with stdio_client(APP) as client:
