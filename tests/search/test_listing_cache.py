@@ -199,21 +199,23 @@ async def test_gitignore_hides_a_file_and_editing_it_back(lister: Lister, root: 
     assert "notes.txt" in await lister.miss()
 
 
-async def test_gitignore_in_a_real_git_repository(lister: Lister, root: Path) -> None:
+def make_git_repository(root: Path) -> None:
+    """Turn the test tree (whose ``.git`` is a bare directory) into a real repository."""
     if shutil.which("git") is None:
         pytest.skip("needs git")
     shutil.rmtree(root / ".git")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
+
+
+async def test_gitignore_in_a_real_git_repository(lister: Lister, root: Path) -> None:
+    make_git_repository(root)
     await lister.warm()
     write(root / "src" / ".gitignore", "util.py\n")
     assert await lister.miss() == ["docs/guide.md", "notes.txt", "src/app.py"]
 
 
 async def test_git_index_churn_keeps_the_cache(lister: Lister, root: Path) -> None:
-    if shutil.which("git") is None:
-        pytest.skip("needs git")
-    shutil.rmtree(root / ".git")
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    make_git_repository(root)
     await lister.warm()
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
     subprocess.run(
