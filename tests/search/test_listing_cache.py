@@ -200,7 +200,7 @@ async def test_gitignore_hides_a_file_and_editing_it_back(lister: Lister, root: 
 
 
 def make_git_repository(root: Path) -> None:
-    """Turn the test tree (whose ``.git`` is a bare directory) into a real repository."""
+    """Turn the test tree (whose ``.git`` is an empty directory) into a real repository."""
     if shutil.which("git") is None:
         pytest.skip("needs git")
     shutil.rmtree(root / ".git")
