@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers.search.events import JSON_END
 from servers.search.fuzzy import FileMatcher
 from servers.search.listings import Listing, ListingCache, Recorder
 from servers.search.paging import (
@@ -131,12 +130,10 @@ async def grep_content(
         if plain:
             unordered: UnorderedBuffer = UnorderedLines(cap)
             argv = grep_argv(rg, pattern, filters, target.arg, "lines")
-            until = None
         else:
             unordered = UnorderedBuffer(cap)
             argv = grep_argv(rg, pattern, filters, target.arg, "json", page.context)
-            until = JSON_END
-        run = await run_rg(argv, target.cwd, unordered, deadline=deadline, until=until)
+        run = await run_rg(argv, target.cwd, unordered, deadline=deadline)
         warnings = _check(run, produced=unordered.matches > 0)
         if unordered.overflow:
             # More than the cap exist: counting them all would cost a full scan. Stop the
@@ -149,14 +146,7 @@ async def grep_content(
         # else: plain output this cannot read (a path with a newline): the sorted run reads
         # --json, and counts what follows the page as it would for any search.
     argv = grep_argv(rg, pattern, filters, target.arg, "json-sorted", page.context)
-    run = await run_rg(
-        argv,
-        target.cwd,
-        page,
-        deadline=deadline,
-        count_budget=count_budget_left,
-        until=JSON_END,
-    )
+    run = await run_rg(argv, target.cwd, page, deadline=deadline, count_budget=count_budget_left)
     warnings = _check(run, produced=bool(page.matches) or page.skipped > 0)
     return Outcome(run.eof, run.timed_out, False, warnings, seen)
 

@@ -431,23 +431,22 @@ class UnorderedLines(UnorderedBuffer):
                 return False
             binary[note[1]] = int(note[2])
             files.setdefault(note[1], [])
-        paths = sorted(files, key=lambda raw: clean_path(raw).translate(SLASH_NUL))
         fed = 0
         limit = page.max_line_chars
-        for path in paths:
+        for path in sorted(files, key=sort_key):
             if page.satisfied:
                 page.more += total - fed
                 return True
             found = files[path]
             fed += len(found)
             page.enter_file(clean_path(path))
-            skip = len(path) + 1
+            nul = len(path)
             for line in found:
                 if not page.take_match():
                     continue
-                head = _PLAIN_HEAD.match(line, skip - 1)
+                head = _PLAIN_HEAD.match(line, nul)
                 if head is None:  # not rg's layout (never seen): show what there is
-                    page.add_match(None, raw_match_text(line[skip:], None, limit)[0], None)
+                    page.add_match(None, raw_match_text(line[nul + 1 :], None, limit)[0], None)
                 elif len(line) > MAX_EVENT_BYTES:  # as the --json runs show it
                     page.add_match(int(head[1]), too_long(len(line)), None)
                 else:

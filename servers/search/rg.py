@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import select
 import shutil
 import signal
@@ -232,7 +231,6 @@ class RgRun:
     returncode: int | None = None
     stderr: str = ""
     stopped_early: bool = field(default=False)  # killed because the sink had enough
-    finishing: bool = False  # its output ended with ``until``; it was left to exit by itself
 
 
 async def run_rg(
@@ -242,15 +240,8 @@ async def run_rg(
     *,
     deadline: float,
     count_budget: float = 0.0,
-    until: bytes | None = None,
 ) -> RgRun:
     """Run rg and feed ``sink`` until it is done, rg ends, or ``deadline`` (anyio clock) passes.
-
-    ``until`` marks the end of rg's output (for ``--json``, the summary line's last bytes):
-    once stdout ends with it the run counts as finished (``eof``) without waiting for rg to
-    exit. rg then spends about 0.4 ms tearing down its threads and memory, which the caller
-    spends building its result instead; the process is reaped in the background
-    (:func:`reap_later`).
 
     Once the sink is satisfied rg may run for ``count_budget`` more seconds so the sink can
     count the remaining results; after that it is killed. rg's process group is killed on every
@@ -274,7 +265,7 @@ async def run_rg(
     (watched through a pidfd, so the end of the run is seen at once). In a parallel search that
     turns a few hundred wake-ups into a few dozen.
     """
-    reader = _Reader(argv, cwd, sink, deadline, count_budget, until)
+    reader = _Reader(argv, cwd, sink, deadline, count_budget)
     try:
         reader.spawn()
     except BaseException as exc:
@@ -308,18 +299,11 @@ class _Reader:
     """
 
     def __init__(
-        self,
-        argv: Sequence[str],
-        cwd: Path,
-        sink: Sink,
-        deadline: float,
-        count_budget: float,
-        until: bytes | None = None,
+        self, argv: Sequence[str], cwd: Path, sink: Sink, deadline: float, count_budget: float
     ) -> None:
         self.argv = list(argv)
         self.cwd = cwd
         self.sink = sink
-        self.until = until
         self.timeout = deadline - anyio.current_time()
         self.count_budget = count_budget
         self.result = RgRun()
@@ -389,17 +373,11 @@ class _Reader:
         """Kill rg unless it ended on its own, wait for it, and release its pipes (blocking:
         the thread does it when it ends; the caller, in a thread, when it never started)."""
         assert self._proc is not None
-        if self.result.finishing:
-            # Everything rg had to say is written (stderr before its last stdout bytes);
-            # it is exiting by itself, and a thread in the background waits for it.
+        if not self.result.eof:
+            signal_group(self._proc.pid, signal.SIGKILL)
+        self.result.returncode = self._proc.wait()
+        if not self.result.eof:  # rg is gone: what it wrote to stderr can be read in full
             self._drain(self._err)
-            reap_later(self._proc)
-        else:
-            if not self.result.eof:
-                signal_group(self._proc.pid, signal.SIGKILL)
-            self.result.returncode = self._proc.wait()
-            if not self.result.eof:  # rg is gone: what it wrote to stderr can be read in full
-                self._drain(self._err)
         for fd in (self._out, self._err, self._exited):
             if fd is not None:
                 os.close(fd)
@@ -446,9 +424,6 @@ class _Reader:
                     result.eof = result.eof or fd == out
                 elif fd == out:
                     sink.feed(chunk)
-                    if self.until is not None and chunk.endswith(self.until):
-                        result.eof = result.finishing = True
-                        return
                     if pause is not None and len(chunk) < READ_CHUNK // 4 and not sink.stop:
                         pause.poll(COALESCE_S * 1000)
                 else:
@@ -459,47 +434,6 @@ class _Reader:
         with contextlib.suppress(BlockingIOError):
             while chunk := os.read(err, READ_CHUNK):
                 self._errors.feed(chunk)
-
-
-REAP_GRACE_S = 5.0
-"""How long a run that wrote its last output may take to exit before it is killed."""
-
-
-class _Reaper:
-    """Waits for rg processes that have finished their output but not yet exited, in one
-    daemon thread, so no call waits for rg's teardown and no process is left a zombie."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[subprocess.Popen[bytes]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def adopt(self, proc: subprocess.Popen[bytes]) -> None:
-        self._queue.put(proc)
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="toolwire-rg-reaper", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            proc = self._queue.get()
-            try:
-                proc.wait(timeout=REAP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                signal_group(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-_REAPER = _Reaper()
-
-
-def reap_later(proc: subprocess.Popen[bytes]) -> None:
-    """Leave ``proc``, which is exiting by itself, to the background reaper (killed if it is
-    still there after :data:`REAP_GRACE_S`)."""
-    _REAPER.adopt(proc)
 
 
 def _pidfd(pid: int) -> int | None:

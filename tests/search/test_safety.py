@@ -14,7 +14,6 @@ import pytest
 
 from servers.search import rg as rg_module
 from servers.search import server as search_server
-from servers.search.events import JSON_END
 from servers.search.paging import ContentPage, UnorderedBuffer
 from servers.search.rg import RgNotFoundError, Sink, find_rg, run_rg
 from tests.search.conftest import call, connect, write
@@ -241,22 +240,6 @@ async def test_missing_rg_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.M
     assert broken.error and "cannot run rg" in broken.text
 
 
-def summary_then_wait(tmp_path: Path) -> tuple[list[str], Path]:
-    """A stand-in for rg that writes a complete ``--json`` run (its summary line), then stays
-    alive, stdout still open, until the returned FIFO is opened for writing and closed."""
-    gate = tmp_path / "gate"
-    os.mkfifo(gate)
-    script = tmp_path / "rg-then-wait"
-    script.write_text(
-        "#!/bin/sh\n"
-        'printf \'%s\\n\' \'{"type":"begin","data":{"path":{"text":"a"}}}\'\n'
-        'printf \'%s\\n\' \'{"data":{"elapsed_total":{"secs":0}},"type":"summary"}\'\n'
-        'read line < "$1"\n'
-    )
-    script.chmod(0o755)
-    return [str(script), str(gate)], gate
-
-
 def spawned_pids(patch: pytest.MonkeyPatch) -> list[int]:
     """The pids of the rg processes run_rg starts from now on (filled in as they start)."""
     started: list[int] = []
@@ -269,32 +252,3 @@ def spawned_pids(patch: pytest.MonkeyPatch) -> list[int]:
 
     patch.setattr(rg_module._Reader, "spawn", spawn)
     return started
-
-
-async def test_a_run_whose_output_is_complete_returns_without_waiting_for_rg_to_exit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    argv, gate = summary_then_wait(tmp_path)
-    started = spawned_pids(monkeypatch)
-    buffer = UnorderedBuffer(1000)
-    run = await run_rg(argv, tmp_path, buffer, deadline=anyio.current_time() + 30, until=JSON_END)
-    assert run.eof and run.finishing and not run.timed_out
-    assert b"".join(buffer._chunks).endswith(JSON_END)
-    pid = started[0]
-    assert Path(f"/proc/{pid}").exists()  # it cannot exit before the gate opens
-    os.close(os.open(gate, os.O_WRONLY))
-    # it exits by itself and the reaper waits for it: gone, not left a zombie
-    await wait_until(lambda: not Path(f"/proc/{pid}").exists())
-
-
-async def test_a_finished_run_that_never_exits_is_killed_by_the_reaper(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    argv, _gate = summary_then_wait(tmp_path)  # the gate never opens
-    started = spawned_pids(monkeypatch)
-    monkeypatch.setattr(rg_module, "REAP_GRACE_S", 0.2)
-    run = await run_rg(
-        argv, tmp_path, UnorderedBuffer(1000), deadline=anyio.current_time() + 30, until=JSON_END
-    )
-    assert run.finishing
-    await wait_until(lambda: not Path(f"/proc/{started[0]}").exists())
