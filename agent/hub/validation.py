@@ -16,7 +16,6 @@ as the SDK does: nothing is fetched over the network.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from typing import Any, cast
@@ -27,28 +26,10 @@ from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
 from agent.hub.fastcall import FastToolCalls
 from agent.hub.stdio import StdioTransport
+from servers.common.schema import compile_fast
 
 Validator = Any
 """A ``jsonschema`` validator (the package ships no type information)."""
-
-logger = logging.getLogger(__name__)
-
-
-def compile_fast(schema: dict[str, Any]) -> Any | None:
-    """A ``jsonschema-rs`` validator for ``schema``, or None if it cannot be built here."""
-    try:
-        import jsonschema_rs
-    except ImportError:  # pragma: no cover - the wheel exists for every platform we ship to
-        return None
-
-    def no_remote(uri: str) -> Any:
-        raise ValueError(f"remote $ref not followed: {uri}")
-
-    try:
-        return jsonschema_rs.validator_for(schema, retriever=no_remote)
-    except Exception as exc:  # any schema it cannot handle: the SDK's check remains
-        logger.debug("no compiled validator for an output schema: %s", exc)
-        return None
 
 
 class _FastFirst:

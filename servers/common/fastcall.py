@@ -56,6 +56,8 @@ from mcp_types import (
 from pydantic import ValidationError
 from pydantic_core import to_json
 
+from servers.common.directcall import DirectTools
+
 logger = logging.getLogger(__name__)
 
 SendLine = Callable[[bytes], Awaitable[None]]
@@ -145,9 +147,15 @@ class ToolCallLane:
     """
 
     def __init__(
-        self, server: Server[Any], lifespan_state: Any, send_line: SendLine, task_group: TaskGroup
+        self,
+        server: Server[Any],
+        lifespan_state: Any,
+        send_line: SendLine,
+        task_group: TaskGroup,
+        direct: DirectTools | None = None,
     ) -> None:
         self._server = server
+        self._direct = direct
         self._lifespan_state = lifespan_state
         self._send_line = send_line
         self._task_group = task_group
@@ -260,10 +268,13 @@ class ToolCallLane:
             await self._write(_error_line(request_id, closed))
 
     async def _handle(self, context: _CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        """What the SDK's modern stream loop does for a request (``_serve_modern_stream``)."""
+        """What the SDK's modern stream loop does for a request (``_serve_modern_stream``), or,
+        for a plain tool, :class:`~servers.common.directcall.DirectTools`."""
         route = classify_inbound_request({"method": METHOD, "params": params})
         if isinstance(route, InboundLadderRejection):
             raise MCPError(code=route.code, message=route.message, data=route.data)
+        if self._direct is not None and self._direct.takes(params, route.protocol_version):
+            return await self._direct.call(params)
         connection = Connection.from_envelope(
             route.protocol_version,
             route.client_info,

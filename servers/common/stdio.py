@@ -59,6 +59,7 @@ from mcp.shared._context_streams import (
 )
 from mcp.shared.message import SessionMessage
 
+from servers.common.directcall import DirectTools
 from servers.common.fastcall import SendLine, ToolCallLane
 
 if sys.platform != "win32":
@@ -189,7 +190,9 @@ async def serve_stdio(
     async with lowlevel.lifespan(lowlevel) as lifespan_state:
 
         def lane(send_line: SendLine, task_group: TaskGroup) -> ToolCallLane:
-            return ToolCallLane(lowlevel, lifespan_state, send_line, task_group)
+            return ToolCallLane(
+                lowlevel, lifespan_state, send_line, task_group, DirectTools(server)
+            )
 
         async with pipe_stdio(max_message_bytes=max_message_bytes, lane=lane) as streams:
             await serve_dual_era_loop(

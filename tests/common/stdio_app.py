@@ -16,13 +16,18 @@ import string
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
 
+from servers.common.directcall import DirectTools
 from servers.common.fastcall import ToolCallLane
+from servers.common.results import tool_result
 from servers.common.runner import run_server
 from servers.common.server import new_server
 
@@ -31,6 +36,22 @@ SDK_ONLY_ENV = "STDIO_APP_SDK_ONLY"
 """Set: every message takes the SDK's path (no ``ToolCallLane``), to compare the two."""
 served_by_lane = 0
 """Calls the lane served in this process (``lane_calls`` tool)."""
+served_directly = 0
+"""Calls the lane served without the SDK's ``serve_one`` (``direct_calls`` tool)."""
+
+
+class Entry(BaseModel):
+    key: str
+    value: int | None = None
+
+
+class Report(BaseModel):
+    """What the ``report`` tool returns as structured content."""
+
+    label: str
+    count: int
+    note: str | None = None
+    entries: list[Entry]
 
 
 def pattern(size: int) -> str:
@@ -107,6 +128,33 @@ def create_server() -> MCPServer[Any]:
         return "slept"
 
     @server.tool()
+    async def report(
+        label: str, count: int = 1, mode: str = "ok"
+    ) -> Annotated[CallToolResult, Report]:
+        """A structured result, or one of the ways a structured tool can fail (``mode``)."""
+        if mode == "tool_error":
+            raise ToolError(f"cannot report {label}")
+        if mode == "protocol_error":
+            raise MCPError(code=-32042, message="refused by policy", data={"label": label})
+        if mode == "crash":
+            raise RuntimeError("an internal detail the client must not see")
+        if mode == "off_schema":
+            wrong = {"label": label, "count": str(count), "entries": []}
+            return CallToolResult(
+                content=[TextContent(type="text", text=label)], structured_content=wrong
+            )
+        if mode == "error_result":
+            text = TextContent(type="text", text=f"{label} went wrong")
+            return CallToolResult(content=[text], is_error=True)
+        entries = [Entry(key=f"{label}-{i}", value=None if i % 2 else i) for i in range(count)]
+        return tool_result(Report(label=label, count=count, entries=entries), f"{label}: {count}")
+
+    @server.tool()
+    async def direct_calls() -> int:
+        """How many calls the lane has served without the SDK's request kernel so far."""
+        return served_directly
+
+    @server.tool()
     async def lane_calls() -> int:
         """How many calls the ToolCallLane has served so far."""
         return served_by_lane
@@ -124,6 +172,14 @@ def _count_lane_calls() -> None:
         return taken
 
     ToolCallLane._start = counted  # type: ignore[method-assign]
+    call = DirectTools.call
+
+    async def counted_call(self: DirectTools, params: Any) -> dict[str, Any]:
+        global served_directly
+        served_directly += 1
+        return await call(self, params)
+
+    DirectTools.call = counted_call  # type: ignore[method-assign]
 
 
 def main() -> None:

@@ -57,6 +57,13 @@ async def lane_calls(server: RawServer, request_id: int) -> int:
     return int(reply[-1]["result"]["content"][0]["text"])
 
 
+async def direct_calls(server: RawServer, request_id: int) -> int:
+    reply = await exchange(
+        server, {"id": request_id, "method": "tools/call", "params": call("direct_calls", {})}
+    )
+    return int(reply[-1]["result"]["content"][0]["text"])
+
+
 CONVERSATION: list[dict[str, Any]] = [
     {"id": 1, "method": "tools/call", "params": call("echo", {"text": 'héllo ✓ \u2028 "q"'})},
     {"id": 2, "method": "tools/call", "params": call("fails", {"message": "nope"})},
@@ -85,9 +92,40 @@ CONVERSATION: list[dict[str, Any]] = [
     },
     {"id": 10, "method": "tools/list", "params": {"_meta": ENVELOPE}},
     {"id": 11, "method": "tools/call", "params": call("big", {"size": 200_000})},
+    *[
+        {"id": 20 + index, "method": "tools/call", "params": call("report", arguments)}
+        for index, arguments in enumerate(
+            [
+                {"label": 'naïve ✓ "q" \u2028', "count": 5},
+                {"label": "none", "count": 0},
+                {"label": "many", "count": 3000},
+                {"label": "x", "mode": "tool_error"},
+                {"label": "x", "mode": "protocol_error"},
+                {"label": "x", "mode": "error_result"},
+                {"label": "x", "count": "three"},
+                {"label": 7},
+                {},
+            ]
+        )
+    ],
+    {"id": 40, "method": "tools/call", "params": {"name": "report", "_meta": ENVELOPE}},
+    {
+        "id": 41,
+        "method": "tools/call",
+        "params": {"name": "report", "arguments": None, "_meta": ENVELOPE},
+    },
+    {
+        "id": 42,
+        "method": "tools/call",
+        "params": {**call("report", {"label": "y"}), "requestState": "not-sealed"},
+    },
 ]
 """Results, tool errors, JSON-RPC errors (unknown tool, bad arguments, unsupported version, a
-half-built envelope), progress and log notifications, a string id, a large result."""
+half-built envelope), progress and log notifications, a string id, a large result; and a tool
+with structured results (the calls the lane serves without ``serve_one``) succeeding, failing
+in each way it can, and called with missing, null and extra params."""
+DIRECT = [20, 21, 22, 23, 24, 25, 26, 27, 28, 40, 41]
+"""The ids above that the lane serves without the SDK's request kernel."""
 
 
 async def test_the_lane_answers_exactly_as_the_sdk_does() -> None:
@@ -97,17 +135,56 @@ async def test_the_lane_answers_exactly_as_the_sdk_does() -> None:
             await open_modern(server)
             transcripts[variant] = [await exchange(server, message) for message in CONVERSATION]
             served = await lane_calls(server, 99)
+            direct = await direct_calls(server, 100)
             await server.close_stdin()
             assert await server.exit_code() == 0
         assert "Traceback" not in server.stderr_text()
         if variant == "lane":  # every tools/call above, and the lane_calls call itself
             assert served == sum(m["method"] == "tools/call" for m in CONVERSATION) + 1
+            assert direct == len(DIRECT)
         else:
-            assert served == 0
+            assert (served, direct) == (0, 0)
     assert transcripts["lane"] == transcripts["sdk"]
+    answers = {
+        m["id"]: lines[-1] for m, lines in zip(CONVERSATION, transcripts["lane"], strict=True)
+    }
+    assert answers[20]["result"]["structuredContent"]["entries"][1] == {
+        "key": 'naïve ✓ "q" \u2028-1',
+        "value": None,
+    }
+    assert answers[23]["result"]["isError"] is True
+    assert answers[24]["error"]["code"] == -32042
+    assert answers[42]["error"]["code"] == -32602  # a requestState the server never sealed
     steps = transcripts["lane"][5]
     assert [m["method"] for m in steps[:-1]].count("notifications/progress") == 3
     assert any(m.get("method") == "notifications/message" for m in steps)
+
+
+async def test_a_structured_tool_that_breaks_answers_as_under_the_sdk() -> None:
+    """A crash and content outside the output schema: the same generic error result on both
+    paths (the details stay in the server's log)."""
+    crashes = [
+        {"id": 1, "method": "tools/call", "params": call("report", {"label": "x", "mode": mode})}
+        for mode in ("crash", "off_schema")
+    ]
+    transcripts = {}
+    for variant, env in (("lane", {}), ("sdk", {SDK_ONLY_ENV: "1"})):
+        async with raw_server(env=env) as server:
+            await open_modern(server)
+            transcripts[variant] = [await exchange(server, message) for message in crashes]
+            direct = await direct_calls(server, 2)
+            await server.close_stdin()
+            assert await server.exit_code() == 0
+        log = server.stderr_text()
+        assert "an internal detail the client must not see" in log
+        assert "report returned content outside its outputSchema" in log
+        assert direct == (2 if variant == "lane" else 0)
+    assert transcripts["lane"] == transcripts["sdk"]
+    for lines in transcripts["lane"]:
+        assert lines[-1]["result"]["isError"] is True
+        assert lines[-1]["result"]["content"] == [
+            {"type": "text", "text": "Error executing tool report"}
+        ]
 
 
 async def test_a_cancelled_call_stops_and_is_never_answered(tmp_path: Path) -> None:
