@@ -14,7 +14,8 @@ to the messages before it. :class:`ToolCallLane` therefore serves it straight fr
 exception-to-error mapping), so middleware, OpenTelemetry, argument and result validation and
 the result's wire shape are the SDK's own. What it replaces is the dispatcher's bookkeeping
 for that one request: a task, a cancel scope the client's ``notifications/cancelled`` reaches,
-progress and log notifications on the pipe, and one answer (or none, once cancelled).
+progress and log notifications on the pipe, and one answer (or none, once cancelled). A call
+to a plain tool skips ``serve_one`` as well (:mod:`servers.common.directcall` says when).
 
 Everything else, and any ``tools/call`` line that is not plainly well formed, goes to the SDK
 as before: the lane takes a line only once the connection's era is known to be modern (the
