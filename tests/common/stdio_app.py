@@ -150,6 +150,12 @@ def create_server() -> MCPServer[Any]:
         return tool_result(Report(label=label, count=count, entries=entries), f"{label}: {count}")
 
     @server.tool()
+    async def wait_for_cancel_structured(path: str) -> Annotated[CallToolResult, Report]:
+        """``wait_for_cancel`` with a structured result (a call the lane runs directly)."""
+        await wait_for_cancel(path)
+        return tool_result(Report(label="slept", count=0, entries=[]), "slept")
+
+    @server.tool()
     async def direct_calls() -> int:
         """How many calls the lane has served without the SDK's request kernel so far."""
         return served_directly

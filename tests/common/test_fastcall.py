@@ -187,11 +187,12 @@ async def test_a_structured_tool_that_breaks_answers_as_under_the_sdk() -> None:
         ]
 
 
-async def test_a_cancelled_call_stops_and_is_never_answered(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tool", ["wait_for_cancel", "wait_for_cancel_structured"])
+async def test_a_cancelled_call_stops_and_is_never_answered(tmp_path: Path, tool: str) -> None:
     marker = tmp_path / "cancelled"
     async with raw_server() as server:
         await open_modern(server)
-        params = call("wait_for_cancel", {"path": str(marker)})
+        params = call(tool, {"path": str(marker)})
         await server.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
         await anyio.sleep(0.3)  # the tool is running
         cancel = {"requestId": 1, "reason": "user pressed escape"}
@@ -205,18 +206,20 @@ async def test_a_cancelled_call_stops_and_is_never_answered(tmp_path: Path) -> N
         assert lines[-1]["result"]["content"][0]["text"] == "next"
         assert all(line.get("id") != 1 for line in lines)
         assert await lane_calls(server, 3) == 3
+        assert await direct_calls(server, 4) == (1 if tool.endswith("structured") else 0)
         await server.close_stdin()
         assert await server.exit_code() == 0
 
 
+@pytest.mark.parametrize("tool", ["wait_for_cancel", "wait_for_cancel_structured"])
 @pytest.mark.parametrize("env", [{}, {SDK_ONLY_ENV: "1"}], ids=["lane", "sdk"])
 async def test_end_of_input_answers_the_calls_still_running(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, env: dict[str, str], tool: str
 ) -> None:
     marker = tmp_path / "cancelled"
     async with raw_server(env=env) as server:
         await open_modern(server)
-        params = call("wait_for_cancel", {"path": str(marker)})
+        params = call(tool, {"path": str(marker)})
         await server.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
         await anyio.sleep(0.3)
         await server.close_stdin()
