@@ -64,20 +64,13 @@ class DirectTools:
 
     def __init__(self, server: MCPServer[Any]) -> None:
         self._server = server
-        lowlevel = server._lowlevel_server
-        entry = lowlevel.get_request_handler(METHOD)
-        self._enabled = (
-            entry is not None
-            and entry.handler == server._handle_call_tool
-            and all(type(m) in _BUILT_IN_MIDDLEWARE for m in lowlevel.middleware)
-            and METHOD not in lowlevel.cache_hints
-        )
         self._eligible: dict[str, tuple[Any, bool]] = {}  # name: (tool, verdict); tools change live
 
     def takes(self, params: Mapping[str, Any], version: str) -> bool:
         """Whether the call in ``params`` (already admitted by the envelope check) can be
-        served here."""
-        if not self._enabled or version != VERSION or not params.keys() <= _PLAIN_PARAMS:
+        served here. Judged on every call (a few microseconds): middleware, handlers and tools
+        may all change while the server runs."""
+        if version != VERSION or not params.keys() <= _PLAIN_PARAMS or not self._plain_server():
             return False
         name = params.get("name")
         arguments = params.get("arguments")
@@ -95,6 +88,16 @@ class DirectTools:
                 and returns_call_tool_result(tool.fn),
             )
         return known[1] and _tracing_off()
+
+    def _plain_server(self) -> bool:
+        lowlevel = self._server._lowlevel_server
+        entry = lowlevel.get_request_handler(METHOD)
+        return (
+            entry is not None
+            and entry.handler == self._server._handle_call_tool
+            and all(type(m) in _BUILT_IN_MIDDLEWARE for m in lowlevel.middleware)
+            and METHOD not in lowlevel.cache_hints
+        )
 
     async def call(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Run the tool and return the result's wire form; an ``MCPError`` propagates (the lane

@@ -100,11 +100,14 @@ def test_a_server_with_its_own_middleware_or_cache_hint_keeps_the_sdk_path() -> 
     async def middleware(ctx: Any, call_next: Any) -> Any:
         return await call_next(ctx)
 
-    server._lowlevel_server.middleware.append(middleware)
-    assert not DirectTools(server).takes(params("counted", {"count": 1}), VERSION)
+    direct = DirectTools(server)
+    assert direct.takes(params("counted", {"count": 1}), VERSION)
+    server._lowlevel_server.middleware.append(middleware)  # after the lane was built
+    assert not direct.takes(params("counted", {"count": 1}), VERSION)
     server = build()
+    direct = DirectTools(server)
     server._lowlevel_server.cache_hints["tools/call"] = object()  # type: ignore[assignment]
-    assert not DirectTools(server).takes(params("counted", {"count": 1}), VERSION)
+    assert not direct.takes(params("counted", {"count": 1}), VERSION)
 
 
 def test_an_installed_tracer_keeps_the_sdk_path(monkeypatch: pytest.MonkeyPatch) -> None:
