@@ -20,6 +20,7 @@ the output says so plainly.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -703,6 +704,10 @@ async def _session(
                 error = str(exc)
                 hub = None
             if hub is not None:
+                # What is alive now (the SDK, the models, the hub and its sessions) lives as long
+                # as the process: frozen out of the collector's sight, a full collection no longer
+                # walks it in the middle of some turn (20-30 ms in a server process, measured).
+                gc.freeze()
                 agent = Agent(
                     transport=transport,
                     tools=hub,

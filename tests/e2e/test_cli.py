@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -96,6 +97,34 @@ def test_json_output_is_one_event_per_line(
     session_file = Path(started["session_file"])
     assert session_file.parent == env / "sessions"
     assert [r.transport for r in mock.records] == ["http" if transport == "http" else "ws"] * 3
+
+
+FREEZE_PROBE = (
+    "import atexit, gc, runpy, sys;"
+    "atexit.register(lambda: print(f'frozen={gc.get_freeze_count()}', file=sys.stderr));"
+    "sys.argv[0] = 'toolwire';"
+    "runpy.run_module('agent.cli', run_name='__main__')"
+)
+"""Runs the command as ``-m agent.cli`` does, and says at exit how many objects were frozen."""
+
+
+def test_start_up_objects_are_frozen_before_the_first_turn(
+    env: Path, workspace: Path, mock: MockModelServer
+) -> None:
+    """Once the hub is up, everything alive is frozen (``gc.freeze``), so a full collection in
+    the middle of a turn does not walk it."""
+    mock.script = {"turns": [["nothing to do."]]}
+    done = subprocess.run(
+        [
+            sys.executable, "-c", FREEZE_PROBE, "run", "--json", "--yes",
+            "--base-url", mock.url, "-C", str(workspace), *LIGHT, "anything to do?",
+        ],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    frozen = re.search(r"frozen=(\d+)", done.stderr)
+    assert frozen is not None, done.stderr
+    assert int(frozen[1]) > 50_000  # the SDK, pydantic's models, the hub: ~100k objects
 
 
 def test_usage_errors_exit_2(env: Path, workspace: Path, mock: MockModelServer) -> None:
