@@ -43,7 +43,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.request_state import RequestStateBoundary
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
-from mcp_types import methods
+from mcp_types import INTERNAL_ERROR, methods
 from opentelemetry import trace
 from pydantic import ValidationError
 
@@ -125,7 +125,9 @@ class DirectTools:
             body = methods.serialize_server_result(METHOD, VERSION, body)
         except ValidationError:
             logger.exception("handler for %r returned an invalid result", METHOD)
-            raise MCPError(code=-32603, message="Handler returned an invalid result") from None
+            raise MCPError(
+                code=INTERNAL_ERROR, message="Handler returned an invalid result"
+            ) from None
         if structured is not None:
             body["structuredContent"] = structured
         if body.get("resultType") is None:
