@@ -19,7 +19,8 @@ selection for ``*.py`` (:data:`PY_FILES`), and with ``--line-number`` for conten
 numbers lines by default at a terminal and the tool returns the numbers, but through a pipe rg
 leaves them out unless asked (which spares it counting lines). That unnumbered run is timed too
 and shown beside each content row. Every variant runs once per round, interleaved,
-so they all see the same machine load. Targets (issue 3): median at most 1.2x the rg command
+so they all see the same machine load. A search with context lines is shown too, for
+reference (not one of the targeted kinds). Targets (issue 3): median at most 1.2x the rg command
 line; a query with a million matches returns its first page in under 50 ms with the server's
 peak RSS under 100 MB."""
 
@@ -66,6 +67,8 @@ class Query:
     cli: list[str]  # rg arguments (after the binary), run inside the corpus directory
     corpora: tuple[str, ...] = ("stdlib", "large")
     extra: dict[str, Any] = field(default_factory=dict)
+    targeted: bool = True
+    """Held to the 1.2x target (the issue's four kinds of query); else shown for reference."""
 
 
 LINE_NUMBERS = "--line-number"
@@ -99,6 +102,14 @@ QUERIES = [
         "grep",
         {"pattern": "deprecated", "case": "insensitive", "glob": "*.py"},
         [LINE_NUMBERS, "--ignore-case", *PY_FILES, "deprecated", "."],
+    ),
+    Query(
+        "case-insensitive + glob, 1 context line",
+        "grep",
+        {"pattern": "deprecated", "case": "insensitive", "glob": "*.py", "context": 1},
+        [LINE_NUMBERS, "--context=1", "--ignore-case", *PY_FILES, "deprecated", "."],
+        ("stdlib",),
+        targeted=False,
     ),
     Query(
         "file listing (glob)",
@@ -288,7 +299,8 @@ def main() -> None:
             timings = results[query.name]
             mcp_ms, cli_ms = median_ms(timings.mcp), median_ms(timings.cli)
             ratio = mcp_ms / cli_ms
-            worst_ratio = max(worst_ratio, ratio)
+            if query.targeted:
+                worst_ratio = max(worst_ratio, ratio)
             unnumbered = ""
             if timings.uncached:
                 uncached_ms = median_ms(timings.uncached)
@@ -306,8 +318,8 @@ def main() -> None:
                     f"{label}: {query.name} — {query.tool} via MCP / rg CLI "
                     f"(MCP SDK's Client: {median_ms(timings.sdk):.1f} ms{unnumbered})",
                     f"{mcp_ms:.1f} ms / {cli_ms:.1f} ms = {ratio:.2f}x",
-                    f"<= {TARGET_RATIO}x",
-                    verdict(ratio, TARGET_RATIO, "x"),
+                    f"<= {TARGET_RATIO}x" if query.targeted else "",
+                    verdict(ratio, TARGET_RATIO, "x") if query.targeted else "",
                 )
             )
             print(f"  {label} {query.name}: {timings.last_line[:160]}", file=sys.stderr)
@@ -349,7 +361,9 @@ def main() -> None:
         )
     )
     rows.append(Row("peak RSS over all other queries", f"{peak:.0f} MB"))
-    rows.append(Row(f"worst ratio (median of {RUNS} runs each)", f"{worst_ratio:.2f}x"))
+    rows.append(
+        Row(f"worst ratio of the targeted rows (median of {RUNS} runs each)", f"{worst_ratio:.2f}x")
+    )
     rows.append(
         Row(
             "machine load (1-min load average, start / end of the run)",

@@ -7,8 +7,8 @@ more): when the whole result fits (the common "where is this defined" case) it i
 costs what ``rg`` on the command line costs, and the number of further matches is exact. When
 it does not fit, that run is killed as soon as it overflows, and rg runs again sorted,
 streaming, and is killed as soon as the page is complete. Both paths give the same order.
-The parallel run reads rg's plain output when there are no context lines and no multiline
-matches (cheaper for rg to write and here to decode), ``--json`` otherwise.
+The parallel run reads rg's plain output when there are no multiline matches (cheaper for rg
+to write and here to decode), ``--json`` otherwise.
 
 File listings may come from a :class:`~servers.search.listings.ListingCache` instead of a new
 ``rg --files`` run, when the tree has not changed since one ended.
@@ -121,15 +121,10 @@ async def grep_content(
     seen = 0
     if wanted <= UNORDERED_MAX:
         cap = max(wanted, UNORDERED_MIN)
-        plain = (
-            target.directory
-            and not page.context
-            and not pattern.multiline
-            and page.path_filter is None
-        )
+        plain = target.directory and not pattern.multiline and page.path_filter is None
         if plain:
-            unordered: UnorderedBuffer = UnorderedLines(cap)
-            argv = grep_argv(rg, pattern, filters, target.arg, "lines")
+            unordered: UnorderedBuffer = UnorderedLines(cap, context=page.context)
+            argv = grep_argv(rg, pattern, filters, target.arg, "lines", page.context)
         else:
             unordered = UnorderedBuffer(cap)
             argv = grep_argv(rg, pattern, filters, target.arg, "json", page.context)

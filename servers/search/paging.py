@@ -254,6 +254,12 @@ class ContentPage:
             self._full = True
             self._counting = not self.context
 
+    def add_context(self, number: int, text: str) -> None:
+        """A context line, in page order, already cut for display (what a ``context`` event
+        says)."""
+        if not self._counting and self.context and self._allowed:
+            self._on_context(Line(number, text))
+
     def _on_context(self, line: Line) -> None:
         last = self.matches[-1] if self._last_here else None
         if (
@@ -343,19 +349,24 @@ class UnorderedBuffer:
     def feed(self, chunk: bytes) -> None:
         if self.overflow:
             return
-        # A marker split between two chunks lies in the last bytes before this chunk and its
-        # first ones; no marker fits in ``keep`` bytes, so that window holds only split ones.
-        marker = self.marker
-        keep = len(marker) - 1
-        self.matches += chunk.count(marker)
-        if keep:
-            self.matches += (self._tail + chunk[:keep]).count(marker)
-            self._tail = chunk[-keep:] if len(chunk) >= keep else (self._tail + chunk)[-keep:]
+        self.matches += self._count(chunk)
         self.size += len(chunk)
         self._chunks.append(chunk)
         if self.matches > self.cap or self.size > self.max_bytes:
             self.overflow = True
             self._chunks.clear()
+
+    def _count(self, chunk: bytes) -> int:
+        """The matches ``chunk`` completes. A marker split between two chunks lies in the last
+        bytes before this chunk and its first ones; no marker fits in ``keep`` bytes, so that
+        window holds only split ones."""
+        marker = self.marker
+        keep = len(marker) - 1
+        found = chunk.count(marker)
+        if keep:
+            found += (self._tail + chunk[:keep]).count(marker)
+            self._tail = chunk[-keep:] if len(chunk) >= keep else (self._tail + chunk)[-keep:]
+        return found
 
     def replay(self, page: ContentPage) -> bool:
         """Feed the buffered run to ``page`` file by file in path order (and return True: a
@@ -390,19 +401,37 @@ class UnorderedBuffer:
 
 class UnorderedLines(UnorderedBuffer):
     """:class:`UnorderedBuffer` for rg's plain output (the ``lines`` run of
-    :func:`~servers.search.rg.grep_argv`): ``path NUL line:column:text`` per matching line.
+    :func:`~servers.search.rg.grep_argv`): ``path NUL line:column:text`` per matching line,
+    and with ``context`` lines, ``path NUL line-text`` per context line.
 
     rg writes it for less than ``--json`` (0.6-0.7 ms less of a 17-22 ms search of the standard
     library, measured), and a line decodes with one split and a short pattern. It can say
-    everything a page needs when there are no context lines and no multiline matches (the
-    caller's choice). Every matching line holds exactly one NUL, after its path (a NUL in a
-    file makes rg treat it as binary and stop before that line), so NULs count the matches.
-    The one other line rg writes there is its note on a binary file that matched before its
-    first NUL. Anything else (a path with a newline in it) makes :meth:`replay` refuse, and
-    the caller searches again with ``--json``.
+    everything a page needs when there are no multiline matches (the caller's choice). Every
+    line holds exactly one NUL, after its path (a NUL in a file makes rg treat it as binary and
+    stop before that line), so without context lines NULs count the matches; with them, a
+    match is a NUL, digits and a colon. The one other line rg writes there is its note on a
+    binary file that matched before its first NUL. Anything else (a path with a newline in
+    it) makes :meth:`replay` refuse, and the caller searches again with ``--json``.
     """
 
     marker = b"\0"
+
+    def __init__(self, cap: int, max_bytes: int = 4 << 20, *, context: int = 0) -> None:
+        super().__init__(cap, max_bytes)
+        self.context = context
+        self._partial = b""  # the line the last chunk left unfinished (with context lines)
+
+    def _count(self, chunk: bytes) -> int:
+        if not self.context:
+            return super()._count(chunk)
+        # Complete lines only: a match's head never spans two of them.
+        end = chunk.rfind(b"\n") + 1
+        if not end:
+            self._partial += chunk
+            return 0
+        found = len(_MATCH_HEAD.findall(self._partial + chunk[:end]))
+        self._partial = chunk[end:]
+        return found
 
     def replay(self, page: ContentPage) -> bool:
         """Feed the run to ``page`` file by file in path order; False, with nothing fed, when
@@ -411,7 +440,8 @@ class UnorderedLines(UnorderedBuffer):
         data = data[: data.rfind(b"\n") + 1]  # a line cut short (rg timed out) is left out
         lines = data.split(b"\n")
         lines.pop()
-        total = data.count(b"\0")
+        context = self.context
+        total = len(_MATCH_HEAD.findall(data)) if context else data.count(b"\0")
         files: dict[bytes, list[bytes]] = {}
         binary: dict[bytes, int] = {}
         prefix = b"\0"  # (no line starts with a NUL)
@@ -438,28 +468,55 @@ class UnorderedLines(UnorderedBuffer):
                 page.more += total - fed
                 return True
             found = files[path]
-            fed += len(found)
             page.enter_file(clean_path(path))
             nul = len(path)
-            for line in found:
-                if not page.take_match():
-                    continue
-                head = _PLAIN_HEAD.match(line, nul)
-                if head is None:  # not rg's layout (never seen): show what there is
-                    page.add_match(None, raw_match_text(line[nul + 1 :], None, limit)[0], None)
-                elif len(line) > MAX_EVENT_BYTES:  # as the --json runs show it
-                    page.add_match(int(head[1]), too_long(len(line)), None)
-                else:
-                    column = int(head[2])
-                    text, shown_column = raw_match_text(line[head.end() :], column - 1, limit)
-                    page.add_match(int(head[1]), text, shown_column)
+            if not context:
+                fed += len(found)
+                for line in found:
+                    if page.take_match():
+                        _add_plain_match(page, line, nul, limit)
+            else:
+                for line in found:
+                    head = _PLAIN_LINE.match(line, nul)
+                    if head is not None and head[3] is None:  # a context line
+                        if not page.satisfied:
+                            text = _plain_context_text(line, head.end(), limit)
+                            page.add_context(int(head[1]), text)
+                        continue
+                    fed += 1
+                    if page.take_match():
+                        _add_plain_match(page, line, nul, limit)
             page.end_file(binary.get(path))
         return True
+
+
+def _add_plain_match(page: ContentPage, line: bytes, nul: int, limit: int) -> None:
+    """Decode a matching line of rg's plain output (its path ``nul`` bytes long) onto ``page``."""
+    head = _PLAIN_HEAD.match(line, nul)
+    if head is None:  # not rg's layout (never seen): show what there is
+        page.add_match(None, raw_match_text(line[nul + 1 :], None, limit)[0], None)
+    elif len(line) > MAX_EVENT_BYTES:  # as the --json runs show it
+        page.add_match(int(head[1]), too_long(len(line)), None)
+    else:
+        column = int(head[2])
+        text, shown_column = raw_match_text(line[head.end() :], column - 1, limit)
+        page.add_match(int(head[1]), text, shown_column)
+
+
+def _plain_context_text(line: bytes, start: int, limit: int) -> str:
+    """A context line's text as the ``--json`` runs show it (one too long to hold: empty)."""
+    if len(line) > MAX_EVENT_BYTES:
+        return ""
+    return raw_match_text(line[start:], None, limit)[0]
 
 
 _PLAIN_HEAD = re.compile(rb"\0([0-9]+):([0-9]+):")
 """What follows the path on a line of rg's plain output: the line and the (byte) column.
 Only the lines a page shows are read with it; the others are only counted."""
+_PLAIN_LINE = re.compile(rb"\0([0-9]+)(-|:([0-9]+):)")
+"""The same for a line that may be a context line (``line-text``, no column)."""
+_MATCH_HEAD = re.compile(rb"\0[0-9]+:")
+"""Once on each matching line of plain output with context lines, and nowhere else."""
 _BINARY_NOTE = re.compile(
     rb'(.*): WARNING: stopped searching binary file after match \(found "\\0" byte around '
     rb"offset ([0-9]+)\)",

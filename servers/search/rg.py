@@ -175,12 +175,14 @@ def grep_argv(
     ``json``: every match as a JSON event, parallel and unordered. ``json-sorted``: the same in
     path order (single-threaded), so results can be skipped and paged consistently.
     ``lines``: parallel and unordered too, in rg's plain output, ``path NUL line:column:text``
-    per matching line (no context lines). ``files``: ``path NUL count`` per file, newest first.
-    ``count``: the same, unordered.
+    per matching line and ``path NUL line-text`` per context line (no ``--`` between groups).
+    ``files``: ``path NUL count`` per file, newest first. ``count``: the same, unordered.
     """
     argv = [rg, "--no-config", *pattern.flags(), *filters.flags()]
     if run == "lines":
         argv += ["--no-heading", "--with-filename", "--null", "--line-number", "--column"]
+        if context:
+            argv += [f"--context={context}", "--no-context-separator"]
     elif run in ("json", "json-sorted"):
         argv.append("--json")
         if context:

@@ -14,6 +14,7 @@ from servers.search.paging import (
     CountTally,
     FilesPage,
     UnorderedBuffer,
+    UnorderedLines,
     file_spans,
 )
 from tests.search import rgjson
@@ -218,6 +219,46 @@ def test_unordered_buffer_counts_matches_split_across_chunks() -> None:
         for i in range(0, len(data), size):
             buffer.feed(data[i : i + size])
         assert buffer.matches == 15, size
+
+
+PLAIN_WITH_CONTEXT = (
+    b"./a.py\x004-before\n./a.py\x005:3:  match 5\n./a.py\x006-after: 7:8:\n"
+    b"./b 12:3.py\x0012:1:match:12\n./b 12:3.py\x0013-13-\n"
+)
+"""rg's plain output with context lines: 2 matches, names and texts full of digits and colons."""
+
+
+@given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=30))
+def test_plain_runs_count_matches_not_context_lines_however_split(sizes: list[int]) -> None:
+    data = PLAIN_WITH_CONTEXT
+    buffer = UnorderedLines(cap=100, context=1)
+    at = 0
+    for size in sizes * (len(data) // sum(sizes) + 1):
+        buffer.feed(data[at : at + size])
+        at += size
+        if at >= len(data):
+            break
+    assert buffer.matches == 2
+
+
+def test_plain_replay_with_context_lines() -> None:
+    buffer = UnorderedLines(cap=100, context=1)
+    buffer.feed(PLAIN_WITH_CONTEXT)
+    page = ContentPage(0, 100, context=1)
+    assert buffer.replay(page)
+    assert [(m.path, m.line, m.text, m.column) for m in page.matches] == [
+        (b"a.py", 5, "  match 5", 3),
+        (b"b 12:3.py", 12, "match:12", 1),
+    ]
+    assert [(c.number, c.text) for c in page.matches[0].before] == [(4, "before")]
+    assert [(c.number, c.text) for c in page.matches[0].after] == [(6, "after: 7:8:")]
+    assert [(c.number, c.text) for c in page.matches[1].after] == [(13, "13-")]
+    later = ContentPage(1, 100, context=1)
+    buffer.replay(later)
+    assert [m.line for m in later.matches] == [12] and later.skipped == 1
+    first = ContentPage(0, 1, context=1)
+    buffer.replay(first)
+    assert [m.line for m in first.matches] == [5] and first.more == 1
 
 
 def test_unordered_buffer_gives_up_past_its_cap() -> None:

@@ -220,45 +220,70 @@ def odd_tree(tmp_path: Path) -> Path:
     spaces, and a line too long to hold."""
     root = tmp_path / "odd"
     write(root / "plain.txt", "needle at start\nno\n  indented needle\n")
+    write(
+        root / "context.txt",
+        "".join(f"line {i} {'needle' if i % 4 == 0 else 'hay'}\n" for i in range(40)),
+    )
+    write(root / "near huge.txt", "needle\n" + "v" * (1 << 21) + "\nneedle again\n")
     write(root / "uni/ü ber.txt", "ééé needle ééé\nΣσς needle\n日本 needle 語\n")
     write(root / "crlf.txt", "first needle\r\nsecond needle\r\n")
     write(root / "tabs:colon.txt", "\tneedle\twith\ttabs\n")
     write(root / "long.js", "x" * 3000 + "needle" + "y" * 3000 + "\n" + "needle" + "z" * 900 + "\n")
     (root / "bad.txt").write_bytes(b"\xff\xfe needle \xc3\x28 here\nok needle\n")
-    (root / "late.bin").write_bytes(b"needle first\n" + b"q" * 100_000 + b"\n\0\nneedle after\n")
+    # The NUL comes after 6 MiB: rg reuses a buffer grown for a 2 MiB line below, and one
+    # that held the NUL from the first read would skip the file without a word.
+    filler = (b"q" * 8191 + b"\n") * 768
+    (root / "late.bin").write_bytes(b"needle first\n" + filler + b"\0\nneedle after\n")
     (root / "huge.js").write_bytes(b"w" * (1 << 21) + b"needle\n")
     return root
 
 
+@pytest.mark.parametrize("context", [0, 1, 3])
 @pytest.mark.parametrize(
     ("pattern", "offset", "limit"),
-    [("needle", 0, 100), ("needle", 3, 4), ("e{2}d", 0, 100), ("(?i)NEEDLE", 5, 100), ("^", 0, 7)],
+    [
+        ("needle", 0, 100),
+        ("needle", 3, 4),
+        ("needle", 1, 1),
+        ("e{2}d", 0, 100),
+        ("(?i)NEEDLE", 5, 100),
+        # every line but late.bin's filler: how many of those rg shows before it finds the
+        # NUL depends on how it happens to read the file, so no pattern here may match them
+        ("^[^q]", 0, 7),
+        ("^[^q]", 2, 30),
+    ],
 )
 async def test_plain_and_json_runs_give_the_same_page(
-    odd_tree: Path, pattern: str, offset: int, limit: int
+    odd_tree: Path, pattern: str, offset: int, limit: int, context: int
 ) -> None:
     from servers.search.paging import UnorderedLines
     from servers.search.rg import Filters, Pattern, grep_argv
 
     pages = []
-    for buffer, run in ((UnorderedLines(1000), "lines"), (UnorderedBuffer(1000), "json")):
-        argv = grep_argv(find_rg(), Pattern(pattern), Filters(), ".", run)  # type: ignore[arg-type]
+    room = 64 << 20  # 2 MiB lines, in context too: more than a real search keeps
+    buffers = (UnorderedLines(10_000, room, context=context), UnorderedBuffer(10_000, room))
+    for buffer, run in zip(buffers, ("lines", "json"), strict=True):
+        argv = grep_argv(find_rg(), Pattern(pattern), Filters(), ".", run, context)  # type: ignore[arg-type]
         done = await run_rg(argv, odd_tree, buffer, deadline=anyio.current_time() + 30)
         assert done.eof and not buffer.overflow
-        page = ContentPage(offset, limit, max_line_chars=200)
+        page = ContentPage(offset, limit, context=context, max_line_chars=200)
         assert buffer.replay(page)
         pages.append(page)
     plain, json_page = pages
     assert plain.matches, "the tree has matches"
+    assert buffers[0].matches == buffers[1].matches  # matches counted, not lines
     if pattern == "needle" and offset == 0:  # rg's note on the binary file was read
         assert plain.binary_files == {b"late.bin": json_page.binary_files[b"late.bin"]}
-    assert [(m.path, m.line, m.text, m.column) for m in plain.matches] == [
-        (m.path, m.line, m.text, m.column) for m in json_page.matches
+    if context and pattern == "needle":
+        assert any(m.before or m.after for m in plain.matches)
+    assert [(m.path, m.line, m.text, m.column, m.before, m.after) for m in plain.matches] == [
+        (m.path, m.line, m.text, m.column, m.before, m.after) for m in json_page.matches
     ]
-    assert (plain.skipped, plain.more, plain.binary_files) == (
+    assert (plain.skipped, plain.more, plain.binary_files, plain.cut_by_size) == (
         json_page.skipped,
         json_page.more,
         json_page.binary_files,
+        json_page.cut_by_size,
     )
 
 

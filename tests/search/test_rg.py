@@ -50,6 +50,9 @@ def test_grep_argv_plain_lines_run() -> None:
         assert flag in argv
     assert "--json" not in argv
     assert argv[-3:] == ["--regexp=foo", "--", "one-file.txt"]
+    assert not any(flag.startswith("--context") for flag in argv)
+    context = grep_argv("rg", Pattern("foo"), Filters(), ".", "lines", 2)
+    assert "--context=2" in context and "--no-context-separator" in context
 
 
 def test_grep_argv_other_modes() -> None:
