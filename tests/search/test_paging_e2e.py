@@ -287,12 +287,15 @@ async def test_plain_and_json_runs_give_the_same_page(
     )
 
 
-async def test_plain_output_it_cannot_read_falls_back_to_json(tmp_path: Path) -> None:
+@pytest.mark.parametrize("context", [0, 1])
+async def test_plain_output_it_cannot_read_falls_back_to_json(tmp_path: Path, context: int) -> None:
     """A path with a newline splits a line of rg's plain output in two: the search is done
     again with --json, and the result is exactly rg's."""
     root = tmp_path / "nl"
-    write(root / "odd\nname.txt", "needle\n")
+    write(root / "odd\nname.txt", "before\nneedle\n")
     write(root / "a.txt", "needle\nneedle\n")
     async with connect(root) as client:
-        found = await call(client, "grep", pattern="needle")
-    assert found.matches == [("a.txt", 1), ("a.txt", 2), ("odd\nname.txt", 1)]
+        found = await call(client, "grep", pattern="needle", context=context)
+    assert found.matches == [("a.txt", 1), ("a.txt", 2), ("odd\nname.txt", 2)]
+    if context:
+        assert found.data["matches"][2]["before"] == [{"line": 1, "text": "before"}]
