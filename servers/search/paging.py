@@ -441,7 +441,8 @@ class UnorderedLines(UnorderedBuffer):
         lines = data.split(b"\n")
         lines.pop()
         context = self.context
-        total = len(_MATCH_HEAD.findall(data)) if context else data.count(b"\0")
+        # With context lines, feed() counted the matches over these same complete lines.
+        total = self.matches if context else data.count(b"\0")
         files: dict[bytes, list[bytes]] = {}
         binary: dict[bytes, int] = {}
         prefix = b"\0"  # (no line starts with a NUL)
@@ -473,8 +474,8 @@ class UnorderedLines(UnorderedBuffer):
             if not context:
                 fed += len(found)
                 for line in found:
-                    if page.take_match():
-                        _add_plain_match(page, line, nul, limit)
+                    if page.take_match():  # only the lines shown are read
+                        _add_plain_match(page, line, _PLAIN_LINE.match(line, nul), nul, limit)
             else:
                 for line in found:
                     head = _PLAIN_LINE.match(line, nul)
@@ -485,20 +486,22 @@ class UnorderedLines(UnorderedBuffer):
                         continue
                     fed += 1
                     if page.take_match():
-                        _add_plain_match(page, line, nul, limit)
+                        _add_plain_match(page, line, head, nul, limit)
             page.end_file(binary.get(path))
         return True
 
 
-def _add_plain_match(page: ContentPage, line: bytes, nul: int, limit: int) -> None:
-    """Decode a matching line of rg's plain output (its path ``nul`` bytes long) onto ``page``."""
-    head = _PLAIN_HEAD.match(line, nul)
-    if head is None:  # not rg's layout (never seen): show what there is
+def _add_plain_match(
+    page: ContentPage, line: bytes, head: re.Match[bytes] | None, nul: int, limit: int
+) -> None:
+    """Decode a matching line of rg's plain output (its path ``nul`` bytes long, ``head`` its
+    :data:`_PLAIN_LINE`) onto ``page``."""
+    if head is None or head[3] is None:  # not a match in rg's layout (never seen): show it all
         page.add_match(None, raw_match_text(line[nul + 1 :], None, limit)[0], None)
     elif len(line) > MAX_EVENT_BYTES:  # as the --json runs show it
         page.add_match(int(head[1]), too_long(len(line)), None)
     else:
-        column = int(head[2])
+        column = int(head[3])
         text, shown_column = raw_match_text(line[head.end() :], column - 1, limit)
         page.add_match(int(head[1]), text, shown_column)
 
@@ -510,11 +513,9 @@ def _plain_context_text(line: bytes, start: int, limit: int) -> str:
     return raw_match_text(line[start:], None, limit)[0]
 
 
-_PLAIN_HEAD = re.compile(rb"\0([0-9]+):([0-9]+):")
-"""What follows the path on a line of rg's plain output: the line and the (byte) column.
-Only the lines a page shows are read with it; the others are only counted."""
 _PLAIN_LINE = re.compile(rb"\0([0-9]+)(-|:([0-9]+):)")
-"""The same for a line that may be a context line (``line-text``, no column)."""
+"""What follows the path on a line of rg's plain output: the line number, then the (byte)
+column of a match (``line:column:text``) or nothing for a context line (``line-text``)."""
 _MATCH_HEAD = re.compile(rb"\0[0-9]+:")
 """Once on each matching line of plain output with context lines, and nowhere else."""
 _BINARY_NOTE = re.compile(
